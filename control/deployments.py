@@ -1,0 +1,68 @@
+"""Deployment records: request (QUEUED), and the worker's transitions
+QUEUED -> BUILDING -> SUCCESS | FAILED. A finished deployment never changes state again."""
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from jobs.queue import enqueue_deploy
+from models.db import session
+from models.tables import Deployment, DeploymentStatus as DS, Service, ServiceStatus, utcnow
+from control.projects import get_service
+
+
+def request_deploy(platform, service_ref: str | int) -> Deployment:
+    with session(platform.engine) as db:
+        svc = get_service(db, service_ref)
+        dep = Deployment(service_id=svc.id)
+        db.add(dep)
+        db.commit()
+        db.refresh(dep)
+    enqueue_deploy(platform.broker, dep.id)
+    return dep
+
+
+def _transition(db: Session, dep_id: int, frm: list[str], **values) -> bool:
+    """Move a deployment only if it is still in one of ``frm`` (compare-and-set)."""
+    res = db.exec(update(Deployment).where(Deployment.id == dep_id, Deployment.status.in_(frm)).values(**values))
+    db.commit()
+    return res.rowcount == 1
+
+
+def start_building(db: Session, dep_id: int) -> bool:
+    return _transition(db, dep_id, [DS.QUEUED.value], status=DS.BUILDING.value, started_at=utcnow())
+
+
+def succeed(db: Session, dep_id: int, **values) -> bool:
+    return _transition(db, dep_id, [DS.BUILDING.value], status=DS.SUCCESS.value, finished_at=utcnow(), **values)
+
+
+def fail(db: Session, dep_id: int, stage: str, reason: str, **values) -> bool:
+    return _transition(db, dep_id, [DS.QUEUED.value, DS.BUILDING.value], status=DS.FAILED.value,
+                       failure_stage=stage, failure_reason=reason, finished_at=utcnow(), **values)
+
+
+def newer_queued(db: Session, dep: Deployment) -> Deployment | None:
+    return db.exec(select(Deployment).where(Deployment.service_id == dep.service_id, Deployment.id > dep.id,
+                                            Deployment.status == DS.QUEUED.value)
+                   .order_by(Deployment.id.desc())).first()
+
+
+def set_service_status(db: Session, service_id: int, status: ServiceStatus, **values) -> None:
+    db.exec(update(Service).where(Service.id == service_id).values(status=status.value, **values))
+    db.commit()
+
+
+def recover_interrupted(platform, reason: str = "the worker stopped while this deployment was building "
+                                                "(crash or restart); deploy again") -> list[int]:
+    """Mark deployments left BUILDING by a dead worker as FAILED. Run at worker start-up."""
+    with session(platform.engine) as db:
+        stuck = db.exec(select(Deployment).where(Deployment.status == DS.BUILDING.value)).all()
+        ids = []
+        for d in stuck:
+            if fail(db, d.id, "worker", reason):
+                ids.append(d.id)
+                svc = db.get(Service, d.service_id)
+                if svc and svc.status == ServiceStatus.BUILDING.value:
+                    set_service_status(db, svc.id, ServiceStatus.RUNNING if svc.live_deployment_id else ServiceStatus.FAILED)
+        return ids

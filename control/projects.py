@@ -1,0 +1,98 @@
+"""Projects and services: create, list, look up."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from core.errors import NotFound, ValidationError
+from models import validation as v
+from models.tables import Deployment, Project, Service
+
+
+def create_project(db: Session, name: str) -> Project:
+    name = v.name(name, "project name")
+    if db.exec(select(Project).where(Project.name == name)).first():
+        raise ValidationError(f"a project named '{name}' already exists; pick another name")
+    p = Project(name=name)
+    db.add(p)
+    db.commit()
+    db.refresh(p)
+    return p
+
+
+def list_projects(db: Session) -> list[Project]:
+    return list(db.exec(select(Project).order_by(Project.name)).all())
+
+
+def get_project(db: Session, ref: str | int) -> Project:
+    q = select(Project).where(Project.id == int(ref)) if str(ref).isdigit() else select(Project).where(Project.name == str(ref).strip().lower())
+    p = db.exec(q).first()
+    if not p:
+        raise NotFound(f"project '{ref}' not found; list projects with `./renderlite projects list`")
+    return p
+
+
+@dataclass
+class ServiceInput:
+    project: str
+    name: str
+    repo_url: str
+    branch: str = "main"
+    root_dir: str = ""
+    dockerfile_path: str = "Dockerfile"
+    port: int | str | None = None
+    subdomain: str | None = None
+
+
+def create_service(db: Session, data: ServiceInput) -> Service:
+    project = get_project(db, data.project)
+    name = v.name(data.name, "service name")
+    subdomain = v.name(data.subdomain or name, "subdomain")
+    fields = dict(
+        repo_url=v.repo_url(data.repo_url), branch=v.branch(data.branch),
+        root_dir=v.relative_path(data.root_dir, "root directory"),
+        dockerfile_path=v.relative_path(data.dockerfile_path or "Dockerfile", "Dockerfile path") or "Dockerfile",
+        container_port=v.port(data.port),
+    )
+    if db.exec(select(Service).where(Service.name == name)).first():
+        raise ValidationError(f"a service named '{name}' already exists; pick another name")
+    if db.exec(select(Service).where(Service.subdomain == subdomain)).first():
+        raise ValidationError(f"subdomain '{subdomain}' is taken by another service; pick another")
+    s = Service(project_id=project.id, name=name, subdomain=subdomain, **fields)
+    db.add(s)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise ValidationError(f"service '{name}' or subdomain '{subdomain}' already exists") from None
+    db.refresh(s)
+    return s
+
+
+def list_services(db: Session, project: str | None = None) -> list[Service]:
+    q = select(Service).order_by(Service.name)
+    if project:
+        q = q.where(Service.project_id == get_project(db, project).id)
+    return list(db.exec(q).all())
+
+
+def get_service(db: Session, ref: str | int) -> Service:
+    q = select(Service).where(Service.id == int(ref)) if str(ref).isdigit() else select(Service).where(Service.name == str(ref).strip().lower())
+    s = db.exec(q).first()
+    if not s:
+        raise NotFound(f"service '{ref}' not found; list services with `./renderlite services list`")
+    return s
+
+
+def list_deployments(db: Session, service_id: int, limit: int = 50) -> list[Deployment]:
+    return list(db.exec(select(Deployment).where(Deployment.service_id == service_id)
+                        .order_by(Deployment.id.desc()).limit(limit)).all())
+
+
+def get_deployment(db: Session, deployment_id: int) -> Deployment:
+    d = db.get(Deployment, deployment_id)
+    if not d:
+        raise NotFound(f"deployment {deployment_id} not found")
+    return d

@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, typed errors, wiring of clients."""

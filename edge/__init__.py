@@ -1,0 +1,1 @@
+"""Routing: labels on containers, the route table, and the proxy that serves it."""

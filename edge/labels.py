@@ -1,0 +1,47 @@
+"""Labels that identify a RenderLite container and route it (Traefik reads the same ones)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "renderlite"
+
+
+@dataclass(frozen=True)
+class Identity:
+    instance: str
+    project: str
+    service: str
+    deployment_id: int
+    subdomain: str
+    port: int
+
+
+def container_labels(ident: Identity, domain: str, network: str) -> dict[str, str]:
+    router = f"rl-{ident.instance}-{ident.service}"
+    return {
+        f"{PREFIX}.managed": "true",
+        f"{PREFIX}.instance": ident.instance,
+        f"{PREFIX}.project": ident.project,
+        f"{PREFIX}.service": ident.service,
+        f"{PREFIX}.deployment": str(ident.deployment_id),
+        f"{PREFIX}.subdomain": ident.subdomain,
+        f"{PREFIX}.port": str(ident.port),
+        "traefik.enable": "true",
+        "traefik.docker.network": network,
+        f"traefik.http.routers.{router}.rule": f"Host(`{ident.subdomain}.{domain}`)",
+        f"traefik.http.routers.{router}.entrypoints": "web",
+        f"traefik.http.routers.{router}.service": router,
+        f"traefik.http.services.{router}.loadbalancer.server.port": str(ident.port),
+    }
+
+
+def image_labels(ident: Identity) -> dict[str, str]:
+    return {f"{PREFIX}.managed": "true", f"{PREFIX}.instance": ident.instance,
+            f"{PREFIX}.service": ident.service, f"{PREFIX}.deployment": str(ident.deployment_id)}
+
+
+def selector(instance: str, **extra: str) -> dict:
+    """A Docker filter selecting this installation's containers (optionally one service)."""
+    labels = [f"{PREFIX}.managed=true", f"{PREFIX}.instance={instance}"]
+    labels += [f"{PREFIX}.{k}={v}" for k, v in extra.items()]
+    return {"label": labels}

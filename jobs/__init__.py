@@ -1,0 +1,1 @@
+"""The worker side of the deploy flow: queue -> clone -> build -> run -> switch."""

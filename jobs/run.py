@@ -1,0 +1,149 @@
+"""Stage 3: start the new container and wait until it answers, probing from outside it."""
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker.errors
+
+from core.errors import StartError
+
+# What a web app may need after `cap_drop: ALL`: switch to its user, own its files, bind :80.
+CAPS_KEPT = ["CHOWN", "SETUID", "SETGID", "FOWNER", "DAC_OVERRIDE", "NET_BIND_SERVICE", "KILL"]
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    name: str
+    image: str
+    port: int
+    network: str
+    labels: dict
+    env: dict = field(default_factory=dict)
+    memory_mb: int = 512
+    cpus: float = 1.0
+    pids: int = 256
+
+    def run_kwargs(self) -> dict:
+        env = dict(self.env)
+        env["PORT"] = str(self.port)
+        return dict(
+            image=self.image, name=self.name, detach=True, labels=self.labels, environment=env,
+            network=self.network, restart_policy={"Name": "unless-stopped"},
+            mem_limit=f"{self.memory_mb}m", memswap_limit=f"{self.memory_mb}m",
+            nano_cpus=int(self.cpus * 1e9), pids_limit=self.pids,
+            security_opt=["no-new-privileges:true"], cap_drop=["ALL"], cap_add=CAPS_KEPT,
+            log_config={"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}},
+        )
+
+
+def ensure_network(client, name: str) -> None:
+    try:
+        client.networks.get(name)
+    except docker.errors.NotFound:
+        client.networks.create(name, driver="bridge", labels={"renderlite.managed": "true"})
+
+
+def start(client, plan: ContainerPlan, log):
+    log.line(f"==> Starting container {plan.name} (PORT={plan.port})")
+    ensure_network(client, plan.network)
+    try:
+        return client.containers.run(**plan.run_kwargs())
+    except docker.errors.APIError as e:
+        raise StartError(f"Docker could not start the container: {e.explanation or e}") from None
+
+
+def tail(container, lines: int = 20) -> str:
+    try:
+        return container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+    except docker.errors.APIError:
+        return ""
+
+
+def listening(pid: int) -> list[tuple[str, int]]:
+    """The TCP sockets the container's processes listen on, read from its network namespace."""
+    found = []
+    for name, v6 in (("tcp", False), ("tcp6", True)):
+        try:
+            rows = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) > 3 and cols[3] == "0A":  # LISTEN
+                addr, port = cols[1].split(":")
+                found.append((_addr(addr, v6), int(port, 16)))
+    return sorted(set(found))
+
+
+def _addr(hexaddr: str, v6: bool) -> str:
+    if not v6:
+        return socket.inet_ntop(socket.AF_INET, bytes.fromhex(hexaddr)[::-1])
+    raw = b"".join(bytes.fromhex(hexaddr[i:i + 8])[::-1] for i in range(0, 32, 8))
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
+def diagnose_port(pid: int, port: int) -> str:
+    socks = listening(pid) if pid else []
+    if not socks:
+        return f"the app is not listening on any TCP port; make it listen on 0.0.0.0:$PORT (PORT={port})"
+    ours = [a for a, p in socks if p == port]
+    if ours and all(a in ("127.0.0.1", "::1") for a in ours):
+        return (f"the app listens on {ours[0]}:{port}, which only the container itself can reach; "
+                f"bind it to 0.0.0.0 (all interfaces) instead")
+    if not ours:
+        shown = ", ".join(f"{a}:{p}" for a, p in socks)
+        return (f"the app listens on {shown}, not on port {port}; set the service's port to "
+                f"{socks[0][1]} or make the app use $PORT")
+    return f"the app accepts connections on port {port} but does not answer HTTP"
+
+
+def probe(ip: str, port: int, timeout: float = 2.0) -> str | None:
+    """One health probe from outside the container. Returns None on success, else why not."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(b"GET / HTTP/1.0\r\nHost: health.renderlite\r\nUser-Agent: renderlite-health\r\n\r\n")
+            data = s.recv(64)
+            if data.startswith(b"HTTP/"):
+                return None
+            return "connected but got no HTTP answer"
+    except OSError as e:
+        return str(e)
+
+
+def wait_healthy(client, container, plan: ContainerPlan, timeout: int, log) -> str:
+    """Wait until the app answers HTTP on its port. Returns the container's IP on the apps network."""
+    deadline = time.monotonic() + timeout
+    last = None
+    attempt = 0
+    while time.monotonic() < deadline:
+        attempt += 1
+        container.reload()
+        state = container.attrs.get("State", {})
+        if state.get("Status") in ("exited", "dead") or state.get("Restarting") or state.get("RestartCount", 0) > 0:
+            code = state.get("ExitCode")
+            raise StartError(f"the app exited with code {code} right after starting; check its start command. "
+                             f"Last output:\n{tail(container) or '(no output)'}")
+        ip = ((container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}).get(plan.network) or {}).get("IPAddress")
+        if ip:
+            why = probe(ip, plan.port)
+            if why is None:
+                log.line(f"    health check passed: http://{ip}:{plan.port}/ answered (attempt {attempt})")
+                return ip
+            if why != last:
+                log.line(f"    waiting for port {plan.port}: {why}")
+                last = why
+        time.sleep(0.5)
+    pid = container.attrs.get("State", {}).get("Pid") or 0
+    raise StartError(f"the app did not answer on port {plan.port} within {timeout} s: {diagnose_port(pid, plan.port)}. "
+                     f"Last output:\n{tail(container) or '(no output)'}")
+
+
+def remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass

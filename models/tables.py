@@ -1,0 +1,75 @@
+"""The tables. Schema changes go through Alembic (migrations/)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Optional
+
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ServiceStatus(str, Enum):
+    CREATED = "created"
+    BUILDING = "building"
+    RUNNING = "running"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class DeploymentStatus(str, Enum):
+    QUEUED = "QUEUED"
+    BUILDING = "BUILDING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (DeploymentStatus.SUCCESS, DeploymentStatus.FAILED)
+
+
+class User(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: Optional[str] = Field(default=None, index=True)
+    github_id: Optional[int] = Field(default=None, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Project(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Service(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str = Field(unique=True, index=True)
+    repo_url: str
+    branch: str = "main"
+    root_dir: str = ""
+    dockerfile_path: str = "Dockerfile"
+    runtime: str = "dockerfile"
+    subdomain: str = Field(unique=True, index=True)
+    container_port: int = 3000
+    status: str = ServiceStatus.CREATED.value
+    live_deployment_id: Optional[int] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Deployment(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", index=True)
+    status: str = DeploymentStatus.QUEUED.value
+    commit_sha: Optional[str] = None
+    image_tag: Optional[str] = None
+    container_id: Optional[str] = None
+    failure_stage: Optional[str] = None
+    failure_reason: Optional[str] = None
+    log: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None

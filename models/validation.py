@@ -1,0 +1,77 @@
+"""Validation of what users type, applied when a project or service is saved.
+
+Each check raises ``ValidationError`` with the cause and what to type instead.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+from core.errors import ValidationError
+
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+BRANCH_BAD = re.compile(r"(\.\.|[\x00-\x20~^:?*\[\\]|@\{|//|/\.|\.lock$|^/|/$|^\.|\.$)")
+ALLOWED_SCHEMES = ("https", "http", "git")
+
+
+def name(value: str, what: str = "name") -> str:
+    value = (value or "").strip().lower()
+    if not NAME_RE.match(value):
+        raise ValidationError(
+            f"{what} {value!r} is not valid: use 1-40 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit (e.g. 'my-app')")
+    return value
+
+
+def repo_url(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError("repository URL is empty; paste an https://, http:// or git:// URL")
+    if value.startswith("-"):
+        raise ValidationError(f"repository URL {value!r} starts with '-'; paste an https://, http:// or git:// URL")
+    if "::" in value.split("/")[0] or value.lower().startswith("ext::"):
+        raise ValidationError(f"repository URL {value!r} uses a git transport helper; only https://, http:// and git:// are accepted")
+    if any(ord(c) < 0x21 for c in value):
+        raise ValidationError("repository URL contains spaces or control characters; paste the URL alone")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        shown = parts.scheme + "://" if parts.scheme else "a local path"
+        raise ValidationError(
+            f"repository URL {value!r} uses {shown}; only https://, http:// and git:// are accepted "
+            "(local paths and file:// would let a deploy read the server's own files)")
+    if not parts.hostname:
+        raise ValidationError(f"repository URL {value!r} has no host; it should look like https://github.com/owner/repo")
+    return value
+
+
+def branch(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        return "main"
+    if value.startswith("-") or BRANCH_BAD.search(value) or len(value) > 200:
+        raise ValidationError(f"branch {value!r} is not a valid git branch name")
+    return value
+
+
+def relative_path(value: str, what: str) -> str:
+    """A path inside the repository: no absolute paths, no '..' escaping it."""
+    value = (value or "").strip().strip("/") if value else ""
+    if value in ("", "."):
+        return ""
+    p = PurePosixPath(value)
+    if p.is_absolute() or ".." in p.parts or "\\" in value or "\x00" in value:
+        raise ValidationError(f"{what} {value!r} must be a path inside the repository, like 'apps/web'")
+    return str(p)
+
+
+def port(value: int | str | None, default: int = 3000) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"port {value!r} is not a number; use the port your app listens on, e.g. 3000") from None
+    if not 1 <= n <= 65535:
+        raise ValidationError(f"port {n} is out of range; use 1-65535")
+    return n

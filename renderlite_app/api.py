@@ -1,0 +1,111 @@
+"""The JSON API under /api, served by the dashboard's web process (Reflex api_transformer).
+
+Every route except /api/health requires the admin token: `Authorization: Bearer <token>`.
+Typed errors become HTTP codes here and only here.
+"""
+from __future__ import annotations
+
+import docker.errors
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from control import auth, deployments, projects, views
+from core.errors import NotFound, RenderLiteError, ValidationError
+from jobs.progress import read_lines
+from models.db import session
+
+
+def make_api(platform) -> Starlette:
+    s = platform.settings
+
+    def guarded(fn):
+        async def endpoint(request: Request):
+            header = request.headers.get("authorization", "")
+            token = header[7:] if header.lower().startswith("bearer ") else None
+            if not auth.check(s, token):
+                return JSONResponse({"error": "missing or wrong admin token; pass 'Authorization: Bearer <token>' "
+                                              "(the token is printed by `./renderlite up`)"}, status_code=401)
+            try:
+                body = await request.json() if request.method in ("POST", "PUT", "PATCH") else {}
+            except ValueError:
+                return JSONResponse({"error": "request body is not JSON"}, status_code=400)
+            def call():
+                with session(platform.engine) as db:
+                    return fn(request, db, body or {})
+            try:
+                return JSONResponse(await run_in_threadpool(call))
+            except ValidationError as e:
+                return JSONResponse({"error": str(e)}, status_code=422)
+            except NotFound as e:
+                return JSONResponse({"error": str(e)}, status_code=404)
+            except RenderLiteError as e:
+                return JSONResponse({"error": str(e)}, status_code=400)
+        return endpoint
+
+    def list_projects(req, db, body):
+        return [views.project(p) for p in projects.list_projects(db)]
+
+    def create_project(req, db, body):
+        return views.project(projects.create_project(db, str(body.get("name", ""))))
+
+    def list_services(req, db, body):
+        return [views.service(x, s) for x in projects.list_services(db, req.query_params.get("project"))]
+
+    def create_service(req, db, body):
+        known = {"project", "name", "repo_url", "branch", "root_dir", "dockerfile_path", "port", "subdomain"}
+        data = projects.ServiceInput(**{k: v for k, v in body.items() if k in known and v is not None})
+        return views.service(projects.create_service(db, data), s)
+
+    def get_service(req, db, body):
+        return views.service(projects.get_service(db, req.path_params["name"]), s)
+
+    def deploy(req, db, body):
+        dep = deployments.request_deploy(platform, req.path_params["name"])
+        return views.deployment(dep)
+
+    def list_deployments(req, db, body):
+        svc = projects.get_service(db, req.path_params["name"])
+        return [views.deployment(d) for d in projects.list_deployments(db, svc.id)]
+
+    def get_deployment(req, db, body):
+        d = projects.get_deployment(db, int(req.path_params["id"]))
+        out = views.deployment(d)
+        start = int(req.query_params.get("log_from", "0") or 0)
+        lines = read_lines(platform.redis, s.redis_prefix, d.id, start)
+        if not lines and d.log:
+            lines = d.log.splitlines()[start:]
+        out["log_lines"] = lines
+        out["log_next"] = start + len(lines)
+        return out
+
+    def runtime_logs(req, db, body):
+        svc = projects.get_service(db, req.path_params["name"])
+        if not svc.live_deployment_id:
+            return {"lines": [], "note": "the service has no live deployment yet"}
+        d = projects.get_deployment(db, svc.live_deployment_id)
+        try:
+            c = platform.docker.containers.get(d.container_id)
+            text = c.logs(tail=int(req.query_params.get("tail", "200"))).decode("utf-8", "replace")
+        except (docker.errors.NotFound, docker.errors.NullResource):
+            raise NotFound("the live container is gone; deploy again") from None
+        return {"lines": text.splitlines()}
+
+    async def health(request):
+        return JSONResponse({"ok": True})
+
+    routes = [
+        Route("/api/health", health),
+        Route("/api/projects", guarded(list_projects), methods=["GET"]),
+        Route("/api/projects", guarded(create_project), methods=["POST"]),
+        Route("/api/services", guarded(list_services), methods=["GET"]),
+        Route("/api/services", guarded(create_service), methods=["POST"]),
+        Route("/api/services/{name}", guarded(get_service), methods=["GET"]),
+        Route("/api/services/{name}/deploy", guarded(deploy), methods=["POST"]),
+        Route("/api/services/{name}/deployments", guarded(list_deployments), methods=["GET"]),
+        Route("/api/services/{name}/logs", guarded(runtime_logs), methods=["GET"]),
+        Route("/api/deployments/{id:int}", guarded(get_deployment), methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
