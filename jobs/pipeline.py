@@ -65,43 +65,53 @@ def deploy(platform, deployment_id: int) -> str:
         out.line(f"==> Live at {s.service_url(svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
         with session(platform.engine) as db:
             ctl.succeed(db, dep.id, log=out.text())
-        return "SUCCESS"
     except Exception as e:  # every failure ends the deployment FAILED, exactly once
-        stage = e.stage if isinstance(e, DeployError) else "internal"
-        reason = str(e) if isinstance(e, DeployError) else f"internal error: {type(e).__name__}: {e}; see the worker log"
-        if not isinstance(e, DeployError):
-            log.exception("deployment %s crashed", dep.id)
-        out.line(f"==> FAILED at {stage}: {reason}")
-        cleanup_failed(platform, container, tag)
-        with session(platform.engine) as db:
-            ctl.fail(db, dep.id, stage, reason, log=out.text())
-            fresh = db.get(Service, svc.id)
-            ctl.set_service_status(db, svc.id, ServiceStatus.RUNNING if fresh.live_deployment_id else ServiceStatus.FAILED)
+        fail(platform, svc, dep.id, e, container, tag, out)
         return "FAILED"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    retire_old(platform, svc, container.id, tag)
+    return "SUCCESS"
+
+
+def fail(platform, svc: Service, dep_id: int, e: Exception, container, tag: str, out) -> None:
+    stage = e.stage if isinstance(e, DeployError) else "internal"
+    reason = str(e) if isinstance(e, DeployError) else f"internal error: {type(e).__name__}: {e}; see the worker log"
+    if not isinstance(e, DeployError):
+        log.exception("deployment %s crashed", dep_id)
+    out.line(f"==> FAILED at {stage}: {reason}")
+    cleanup_failed(platform, container, tag)
+    with session(platform.engine) as db:
+        ctl.fail(db, dep_id, stage, reason, log=out.text())
+        fresh = db.get(Service, svc.id)
+        ctl.set_service_status(db, svc.id, ServiceStatus.RUNNING if fresh.live_deployment_id else ServiceStatus.FAILED)
 
 
 def switch(platform, svc: Service, dep_id: int, container_id: str, tag: str, out) -> None:
-    """Point the route at the new container, then drain and retire the old ones."""
+    """Point the route at the new container (the database says which one is live)."""
     s = platform.settings
     with session(platform.engine) as db:
         ctl.set_service_status(db, svc.id, ServiceStatus.RUNNING, live_deployment_id=dep_id)
         ctl._transition(db, dep_id, ["BUILDING"], image_tag=tag, container_id=container_id)
     routes = sync_edge(platform)
     out.line(f"==> Routed {svc.subdomain}.{s.domain} to deployment #{dep_id} ({len(routes)} routes on the edge)")
+
+
+def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) -> None:
+    """After the drain period, stop the service's other containers and prune old images."""
+    s = platform.settings
     old = [c for c in platform.docker.containers.list(all=True, filters=lbl.selector(s.instance, service=svc.name))
-           if c.id != container_id]
+           if c.id != live_container_id]
     if old:
         time.sleep(s.drain_seconds)
     for c in old:
-        out.line(f"    retiring {c.name}")
+        log.info("retiring %s", c.name)
         try:
             c.stop(timeout=10)
         except docker.errors.APIError:
             pass
         run.remove(c)
-    prune_images(platform, svc.name, keep=s.keep_images, live_tag=tag)
+    prune_images(platform, svc.name, keep=s.keep_images, live_tag=live_tag)
 
 
 def prune_images(platform, service: str, keep: int, live_tag: str) -> None:

@@ -31,7 +31,7 @@ class ContainerPlan:
         env["PORT"] = str(self.port)
         return dict(
             image=self.image, name=self.name, detach=True, labels=self.labels, environment=env,
-            network=self.network, restart_policy={"Name": "unless-stopped"},
+            network=self.network, init=True, restart_policy={"Name": "unless-stopped"},
             mem_limit=f"{self.memory_mb}m", memswap_limit=f"{self.memory_mb}m",
             nano_cpus=int(self.cpus * 1e9), pids_limit=self.pids,
             security_opt=["no-new-privileges:true"], cap_drop=["ALL"], cap_add=CAPS_KEPT,

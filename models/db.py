@@ -10,10 +10,15 @@ from sqlmodel import Session, create_engine
 from core.settings import ROOT, Settings
 
 
-def make_engine(settings: Settings) -> Engine:
-    url = settings.database_url
+def _ensure_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = settings.database_url
+    _ensure_sqlite_dir(url)
+    if url.startswith("sqlite:///"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -32,6 +37,7 @@ def migrate(settings: Settings) -> None:
     from alembic import command
     from alembic.config import Config
 
+    _ensure_sqlite_dir(settings.database_url)
     cfg = Config()
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))

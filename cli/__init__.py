@@ -1,0 +1,1 @@
+"""The command line: `./renderlite <command>` runs `python -m cli`."""

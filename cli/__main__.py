@@ -1,0 +1,165 @@
+"""`./renderlite <command>`: platform control (up/down/test) and the API client commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from cli.client import Api, ApiError
+from core.settings import Settings, SettingsError
+
+
+def cmd_projects(args, s):
+    api = Api(s)
+    if args.action == "create":
+        p = api.post("/api/projects", {"name": args.name})
+        print(f"created project {p['name']}")
+    else:
+        for p in api.get("/api/projects"):
+            print(p["name"])
+
+
+def cmd_services(args, s):
+    api = Api(s)
+    if args.action == "create":
+        body = {"project": args.project, "name": args.name, "repo_url": args.repo, "branch": args.branch,
+                "root_dir": args.root_dir, "dockerfile_path": args.dockerfile, "port": args.port,
+                "subdomain": args.subdomain}
+        svc = api.post("/api/services", body)
+        print(f"created service {svc['name']} -> {s.service_url(svc['subdomain'])} (after its first deploy)")
+    else:
+        for svc in api.get("/api/services", **({"project": args.project} if args.project else {})):
+            print(f"{svc['name']:24} {svc['status']:10} {svc['url'] or '-'}")
+
+
+def follow(api: Api, dep_id: int, show_log: bool = True) -> dict:
+    offset = 0
+    while True:
+        d = api.get(f"/api/deployments/{dep_id}", log_from=offset)
+        if show_log:
+            for line in d["log_lines"]:
+                print(line, flush=True)
+        offset = d["log_next"]
+        if d["status"] in ("SUCCESS", "FAILED"):
+            return d
+        time.sleep(1)
+
+
+def cmd_deploy(args, s):
+    api = Api(s)
+    d = api.post(f"/api/services/{args.service}/deploy")
+    print(f"deployment #{d['id']} queued", flush=True)
+    if not args.wait:
+        return 0
+    d = follow(api, d["id"], show_log=not args.quiet)
+    if d["status"] == "SUCCESS":
+        svc = api.get(f"/api/services/{args.service}")
+        print(f"SUCCESS: {svc['url']}")
+        return 0
+    print(f"deployment #{d['id']} FAILED at {d['failure_stage']}: {d['failure_reason']}", file=sys.stderr)
+    return 1
+
+
+def cmd_status(args, s):
+    api = Api(s)
+    svc = api.get(f"/api/services/{args.service}")
+    deps = api.get(f"/api/services/{args.service}/deployments")
+    print(f"{svc['name']}: {svc['status']}")
+    print(f"url: {svc['url'] or '(not deployed yet)'}")
+    if deps:
+        d = deps[0]
+        line = f"latest deployment #{d['id']}: {d['status']}"
+        if d["failure_reason"]:
+            line += f" ({d['failure_stage']}: {d['failure_reason']})"
+        print(line)
+    return 0
+
+
+def cmd_logs(args, s):
+    api = Api(s)
+    if args.build:
+        deps = api.get(f"/api/services/{args.service}/deployments")
+        if not deps:
+            raise ApiError(f"service '{args.service}' has no deployments yet; run `./renderlite deploy {args.service}`")
+        follow(api, deps[0]["id"])
+    else:
+        for line in api.get(f"/api/services/{args.service}/logs")["lines"]:
+            print(line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="renderlite", description="RenderLite: a self-hosted mini PaaS")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="start the platform (dashboard, worker, edge)")
+    up.add_argument("--detach", action="store_true", help="start in the background and return")
+    sub.add_parser("down", help="stop a platform started with up --detach")
+    sub.add_parser("edge-watch", help=argparse.SUPPRESS)
+    sub.add_parser("migrate", help="apply database migrations")
+    adm = sub.add_parser("admin", help="administration")
+    adm.add_argument("action", choices=["base-images", "token"])
+
+    pr = sub.add_parser("projects", help="list or create projects")
+    pr.add_argument("action", choices=["create", "list"])
+    pr.add_argument("name", nargs="?")
+
+    sv = sub.add_parser("services", help="list or create services")
+    sv.add_argument("action", choices=["create", "list"])
+    sv.add_argument("--project")
+    sv.add_argument("--name")
+    sv.add_argument("--repo")
+    sv.add_argument("--branch", default="main")
+    sv.add_argument("--root-dir", default="")
+    sv.add_argument("--dockerfile", default="Dockerfile")
+    sv.add_argument("--port", type=int, default=None)
+    sv.add_argument("--subdomain", default=None)
+
+    dp = sub.add_parser("deploy", help="deploy a service")
+    dp.add_argument("service")
+    dp.add_argument("--wait", action="store_true", help="follow the build log; exit 0 only on SUCCESS")
+    dp.add_argument("--quiet", action="store_true")
+    st = sub.add_parser("status", help="status and URL of a service")
+    st.add_argument("service")
+    lg = sub.add_parser("logs", help="runtime logs of a service (or --build for the latest build log)")
+    lg.add_argument("service")
+    lg.add_argument("--build", action="store_true")
+
+    args = ap.parse_args(argv)
+    try:
+        s = Settings.from_env()
+        if args.cmd == "up":
+            from cli.up import up
+            return up(s, detach=args.detach)
+        if args.cmd == "down":
+            from cli.up import down
+            return down(s)
+        if args.cmd == "edge-watch":
+            from cli.up import edge_watch
+            return edge_watch(s)
+        if args.cmd == "migrate":
+            from models.db import migrate
+            migrate(s)
+            return 0
+        if args.cmd == "admin":
+            if args.action == "token":
+                from control.auth import ensure_token
+                print(ensure_token(s))
+                return 0
+            import docker
+            from cli.base_images import ensure_all
+            print(ensure_all(docker.from_env(timeout=600)))
+            return 0
+        if args.cmd == "projects" and args.action == "create" and not args.name:
+            ap.error("projects create needs a NAME")
+        if args.cmd == "services" and args.action == "create" and not (args.project and args.name and args.repo):
+            ap.error("services create needs --project, --name and --repo")
+        handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy,
+                   "status": cmd_status, "logs": cmd_logs}[args.cmd]
+        return handler(args, s) or 0
+    except (ApiError, SettingsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

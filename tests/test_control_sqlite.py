@@ -1,0 +1,58 @@
+"""The zero-setup default: migrations and the control plane on an SQLite file, and the
+deployment state machine (a finished deployment never changes state again) on both databases."""
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from control import deployments as ctl, projects
+from core.errors import NotFound, ValidationError
+from core.settings import Settings
+from models.db import make_engine, migrate, session
+from models.tables import Deployment
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request, tmp_path, test_env):
+    env = {"RENDERLITE_DATA_DIR": str(tmp_path / "data")}
+    if request.param == "postgres":
+        from tests.conftest import PG_ADMIN
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS renderlite_unit WITH (FORCE)")
+            conn.execute("CREATE DATABASE renderlite_unit")
+        env["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/renderlite_unit"
+    s = Settings.from_env(env)
+    migrate(s)
+    migrate(s)  # idempotent
+    eng = make_engine(s)
+    yield eng
+    eng.dispose()
+
+
+def test_projects_services_and_state_machine(engine):
+    with session(engine) as db:
+        projects.create_project(db, "Demo")
+        with pytest.raises(ValidationError, match="already exists"):
+            projects.create_project(db, "demo")
+        svc = projects.create_service(db, projects.ServiceInput(project="demo", name="web",
+                                                                repo_url="https://example.com/a.git", port="8000"))
+        assert (svc.subdomain, svc.container_port, svc.branch, svc.status) == ("web", 8000, "main", "created")
+        with pytest.raises(ValidationError, match="subdomain 'web' is taken"):
+            projects.create_service(db, projects.ServiceInput(project="demo", name="web2", subdomain="web",
+                                                              repo_url="https://example.com/a.git"))
+        with pytest.raises(NotFound, match="project 'nope' not found"):
+            projects.create_service(db, projects.ServiceInput(project="nope", name="x", repo_url="https://e.com/a"))
+
+        dep = Deployment(service_id=svc.id)
+        db.add(dep)
+        db.commit()
+        assert ctl.start_building(db, dep.id)
+        assert not ctl.start_building(db, dep.id)
+        assert ctl.fail(db, dep.id, "build", "build exceeded 5 s")
+        assert not ctl.succeed(db, dep.id), "a FAILED deployment never flips to SUCCESS"
+        assert not ctl.fail(db, dep.id, "run", "again"), "failure is recorded exactly once"
+        db.expire_all()
+        d = db.exec(select(Deployment)).one()
+        assert (d.status, d.failure_stage, d.failure_reason) == ("FAILED", "build", "build exceeded 5 s")

@@ -1,0 +1,155 @@
+"""End to end through the real platform: `up`, the API, the worker, Docker, Caddy and git."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests import samples
+from tests.conftest import ROOT, edge_get, wait_deploy
+
+pytestmark = pytest.mark.e2e
+
+
+def create_service(api, project, git_server, name, files, **extra) -> str:
+    url = git_server.create(name, files)
+    api.post("/api/services", {"project": project, "name": name, "repo_url": url, **extra})
+    return url
+
+
+def deploy(api, name) -> dict:
+    return wait_deploy(api, api.post(f"/api/services/{name}/deploy")["id"])
+
+
+def app_containers(docker_client, name):
+    return docker_client.containers.list(all=True, filters={"label": ["renderlite.instance=test", f"renderlite.service={name}"]})
+
+
+def test_api_requires_the_token(platform_up):
+    r = httpx.get(f"{platform_up.web_url}/api/projects", timeout=10)
+    assert r.status_code == 401 and "token" in r.json()["error"]
+    r = httpx.get(f"{platform_up.web_url}/api/projects", headers={"Authorization": "Bearer wrong"}, timeout=10)
+    assert r.status_code == 401
+
+
+def test_bad_repo_url_is_refused_when_saved(api, project):
+    r = httpx.post(f"{api.base}/api/services", headers={"Authorization": f"Bearer {api.token}"}, timeout=10,
+                   json={"project": project, "name": "evil", "repo_url": "file:///etc"})
+    assert r.status_code == 422 and "file://" in r.json()["error"]
+
+
+def test_deploy_redeploy_and_old_container_gone(api, project, git_server, platform_up, docker_client):
+    create_service(api, project, git_server, "hello", samples.python_app("v1"))
+    d1 = deploy(api, "hello")
+    assert d1["status"] == "SUCCESS", d1["failure_reason"]
+    assert len(d1["commit_sha"]) == 40
+    r = edge_get(platform_up, "hello")
+    assert r.status_code == 200 and r.text == "hello from v1\n"
+    assert api.get("/api/services/hello")["url"] == "http://hello.localhost:18080"
+
+    git_server.commit("hello", {"version.txt": "v2\n"})
+    d2 = deploy(api, "hello")
+    assert d2["status"] == "SUCCESS", d2["failure_reason"]
+    assert d2["commit_sha"] != d1["commit_sha"]
+    assert edge_get(platform_up, "hello").text == "hello from v2\n"
+    names = [c.name for c in app_containers(docker_client, "hello")]
+    assert names == [f"rl-test-hello-{d2['id']}"]
+    log = api.get(f"/api/deployments/{d2['id']}")["log_lines"]
+    assert any("Step" in line for line in log), "build output streams into the deployment log"
+
+
+def test_broken_builds_keep_the_old_version_serving(api, project, git_server, platform_up, docker_client):
+    create_service(api, project, git_server, "steady", samples.python_app("good"))
+    good = deploy(api, "steady")
+    assert good["status"] == "SUCCESS", good["failure_reason"]
+
+    git_server.commit("steady", {"Dockerfile": samples.dockerfile(extra="RUN exit 3\n")})
+    bad = deploy(api, "steady")
+    assert bad["status"] == "FAILED" and bad["failure_stage"] == "build"
+    assert "RUN exit 3" in bad["failure_reason"] and "non-zero code: 3" in bad["failure_reason"]
+    assert edge_get(platform_up, "steady").text == "hello from good\n"
+
+    git_server.commit("steady", {"Dockerfile": "FROM renderlite-base/python:3.11\nBOGUS instruction\n"})
+    bad = deploy(api, "steady")
+    assert bad["status"] == "FAILED" and bad["failure_stage"] == "build"
+    assert "bogus" in bad["failure_reason"].lower()
+    assert edge_get(platform_up, "steady").text == "hello from good\n"
+
+    # The failed deployments left no container or image behind.
+    assert [c.name for c in app_containers(docker_client, "steady")] == [f"rl-test-steady-{good['id']}"]
+    tags = [t for img in docker_client.images.list(name="renderlite/steady") for t in img.tags]
+    assert tags == [f"renderlite/steady:{good['id']}"]
+
+
+def test_app_that_exits_or_never_listens_fails_and_old_keeps_serving(api, project, git_server, platform_up):
+    create_service(api, project, git_server, "fragile", samples.python_app("ok"))
+    assert deploy(api, "fragile")["status"] == "SUCCESS"
+
+    git_server.commit("fragile", {"Dockerfile": samples.dockerfile(cmd='["python", "-c", "import sys; print(\'boom\'); sys.exit(4)"]')})
+    d = deploy(api, "fragile")
+    assert d["status"] == "FAILED" and d["failure_stage"] == "run"
+    assert "exited with code 4" in d["failure_reason"] and "boom" in d["failure_reason"]
+    assert edge_get(platform_up, "fragile").text == "hello from ok\n"
+
+    git_server.commit("fragile", {"Dockerfile": samples.dockerfile(cmd='["python", "-c", "import time; time.sleep(600)"]')})
+    d = deploy(api, "fragile")
+    assert d["status"] == "FAILED" and "did not answer on port 3000" in d["failure_reason"]
+    assert "not listening on any TCP port" in d["failure_reason"]
+    assert edge_get(platform_up, "fragile").text == "hello from ok\n"
+
+    git_server.commit("fragile", {"Dockerfile": samples.dockerfile(extra="ENV BIND=127.0.0.1\n")})
+    d = deploy(api, "fragile")
+    assert d["status"] == "FAILED" and "listens on 127.0.0.1:3000" in d["failure_reason"]
+    assert "0.0.0.0" in d["failure_reason"]
+    assert edge_get(platform_up, "fragile").text == "hello from ok\n"
+
+
+def test_unknown_branch_and_unreachable_repo_fail_at_clone(api, project, git_server):
+    create_service(api, project, git_server, "branchy", samples.python_app(), branch="does-not-exist")
+    d = deploy(api, "branchy")
+    assert d["status"] == "FAILED" and d["failure_stage"] == "clone"
+    assert "branch 'does-not-exist' not found" in d["failure_reason"]
+
+    api.post("/api/services", {"project": project, "name": "nowhere", "repo_url": "git://127.0.0.1:9/none.git"})
+    d = deploy(api, "nowhere")
+    assert d["status"] == "FAILED" and d["failure_stage"] == "clone" and "cannot connect" in d["failure_reason"]
+
+
+def test_missing_dockerfile_says_what_to_do(api, project, git_server):
+    create_service(api, project, git_server, "nodocker", {"app.py": "print(1)\n"})
+    d = deploy(api, "nodocker")
+    assert d["status"] == "FAILED" and d["failure_stage"] == "build"
+    assert "no Dockerfile at 'Dockerfile'" in d["failure_reason"]
+
+
+def test_root_directory_is_the_build_context(api, project, git_server, platform_up):
+    files = {f"apps/web/{k}": v for k, v in samples.python_app("mono").items()}
+    files["README.md"] = "monorepo\n"
+    create_service(api, project, git_server, "mono", files, root_dir="apps/web")
+    d = deploy(api, "mono")
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert edge_get(platform_up, "mono").text == "hello from mono\n"
+
+
+def test_cli_deploy_wait_exit_status_and_status(test_env, api, project, git_server):
+    url = git_server.create("clisvc", samples.python_app("cli"))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cli", *a], cwd=ROOT, env=test_env,
+                                    capture_output=True, text=True, timeout=300)
+    r = run("services", "create", "--project", project, "--name", "clisvc", "--repo", url)
+    assert r.returncode == 0, r.stderr
+    r = run("deploy", "clisvc", "--wait")
+    assert r.returncode == 0, r.stderr
+    assert "SUCCESS: http://clisvc.localhost:18080" in r.stdout
+    r = run("status", "clisvc")
+    assert "running" in r.stdout and "http://clisvc.localhost:18080" in r.stdout
+
+    git_server.commit("clisvc", {"Dockerfile": samples.dockerfile(extra="RUN false\n")})
+    r = run("deploy", "clisvc", "--wait")
+    assert r.returncode == 1 and "FAILED at build" in r.stderr
+
+
+def test_unknown_host_gets_a_clear_404(platform_up):
+    r = edge_get(platform_up, "no-such-app")
+    assert r.status_code == 404 and "No RenderLite service" in r.text

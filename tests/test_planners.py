@@ -1,0 +1,146 @@
+"""Table-driven tests of the pure planners: validation, clone argv, labels, routes, edge config."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import BuildError, ValidationError
+from core.settings import Settings, SettingsError
+from edge import caddy
+from edge.labels import Identity, container_labels
+from edge.routes import LiveService, RunningApp, plan_routes
+from jobs import build, clone
+from jobs.run import ContainerPlan
+from models import validation as v
+
+
+@pytest.mark.parametrize("url", [
+    "https://github.com/acme/app.git", "http://127.0.0.1:8000/app.git", "git://127.0.0.1:9418/app.git",
+    "https://gitlab.example.com/group/sub/app",
+])
+def test_repo_url_accepted(url):
+    assert v.repo_url(url) == url
+
+
+@pytest.mark.parametrize("url,cause", [
+    ("file:///etc", "file://"), ("/srv/repos/app.git", "local path"), ("./app", "local path"),
+    ("ext::sh -c touch% /tmp/pwned", "transport helper"), ("-uhttps://x", "starts with '-'"),
+    ("--upload-pack=touch /tmp/x", "starts with '-'"), ("ssh://git@github.com/a/b", "ssh://"),
+    ("", "empty"), ("https://", "no host"), ("https://github.com/a b", "spaces"),
+])
+def test_repo_url_rejected_with_cause(url, cause):
+    with pytest.raises(ValidationError) as e:
+        v.repo_url(url)
+    assert cause in str(e.value)
+
+
+@pytest.mark.parametrize("branch,ok", [
+    ("main", True), ("feature/x", True), ("release-1.2", True), ("-x", False), ("a..b", False),
+    ("a b", False), ("a~1", False), ("refs/../x", False), ("x.lock", False), ("", True),
+])
+def test_branch(branch, ok):
+    if ok:
+        assert v.branch(branch)
+    else:
+        with pytest.raises(ValidationError):
+            v.branch(branch)
+
+
+@pytest.mark.parametrize("path,expected", [("", ""), (".", ""), ("apps/web", "apps/web"), ("/apps/web/", "apps/web")])
+def test_relative_path_ok(path, expected):
+    assert v.relative_path(path, "root directory") == expected
+
+
+@pytest.mark.parametrize("path", ["../etc", "apps/../../x", "a\\b"])
+def test_relative_path_escape_rejected(path):
+    with pytest.raises(ValidationError):
+        v.relative_path(path, "root directory")
+
+
+@pytest.mark.parametrize("value,ok", [(None, True), ("8080", True), (0, False), (70000, False), ("http", False)])
+def test_port(value, ok):
+    if ok:
+        assert 1 <= v.port(value) <= 65535
+    else:
+        with pytest.raises(ValidationError):
+            v.port(value)
+
+
+def test_clone_argv_is_a_list_with_url_after_double_dash():
+    plan = clone.ClonePlan("https://h/r.git", "feature/$(id)", Path("/tmp/x"), 60)
+    argv = plan.argv()
+    assert argv[argv.index("--branch") + 1] == "feature/$(id)"
+    assert argv[-3:] == ["--", "https://h/r.git", "/tmp/x"]
+    assert "--depth" in argv and "--single-branch" in argv and "--recurse-submodules" not in argv
+
+
+@pytest.mark.parametrize("stderr,needle", [
+    ("warning: Could not find remote branch nope to clone.\nfatal: Remote branch nope not found in upstream origin",
+     "branch 'nope' not found"),
+    ("fatal: unable to access 'https://x/': Could not resolve host: x", "cannot resolve the host"),
+    ("fatal: unable to connect to 127.0.0.1:\n127.0.0.1[0: 127.0.0.1]: errno=Connection refused", "cannot connect"),
+    ("fatal: remote error: access denied or repository not exported: /x.git", "failed"),
+    ("remote: Repository not found.\nfatal: repository 'https://github.com/a/b/' not found", "not found or needs credentials"),
+])
+def test_clone_errors_are_explained(stderr, needle):
+    assert needle in clone.explain(clone.ClonePlan("https://x/r.git", "nope", Path("/tmp/x"), 60), stderr)
+
+
+def test_build_plan_refuses_missing_dockerfile_and_escapes(tmp_path):
+    (tmp_path / "apps" / "web").mkdir(parents=True)
+    with pytest.raises(BuildError, match="no Dockerfile at 'apps/web/Dockerfile'"):
+        build.plan(tmp_path, "apps/web", "Dockerfile", "t:1", {}, 60)
+    with pytest.raises(BuildError, match="does not exist"):
+        build.plan(tmp_path, "nope", "Dockerfile", "t:1", {}, 60)
+    (tmp_path / "apps" / "web" / "Dockerfile").write_text("FROM scratch\n")
+    p = build.plan(tmp_path, "apps/web", "Dockerfile", "t:1", {}, 60)
+    assert p.context == (tmp_path / "apps" / "web").resolve() and p.dockerfile == "Dockerfile"
+
+
+def test_container_plan_limits_and_port():
+    plan = ContainerPlan(name="n", image="i", port=5000, network="net", labels={"a": "b"}, env={"PORT": "1"})
+    kw = plan.run_kwargs()
+    assert kw["environment"]["PORT"] == "5000"
+    assert kw["cap_drop"] == ["ALL"] and "no-new-privileges:true" in kw["security_opt"]
+    assert kw["pids_limit"] == 256 and kw["mem_limit"] == "512m" and kw["restart_policy"]["Name"] == "unless-stopped"
+    assert "volumes" not in kw and "privileged" not in kw
+
+
+def test_labels_identify_and_route():
+    labels = container_labels(Identity("default", "p", "web", 7, "web", 3000), "apps.example.com", "net")
+    assert labels["renderlite.service"] == "web" and labels["renderlite.deployment"] == "7"
+    assert labels["traefik.http.routers.rl-default-web.rule"] == "Host(`web.apps.example.com`)"
+    assert labels["traefik.http.services.rl-default-web.loadbalancer.server.port"] == "3000"
+
+
+def test_routes_follow_the_live_deployment_only():
+    apps = [RunningApp("a", "web", 1, 3000, "10.0.0.2", True), RunningApp("b", "web", 2, 3000, "10.0.0.3", True),
+            RunningApp("c", "api", 5, 8000, "10.0.0.4", False)]
+    services = [LiveService("web", "web", 1, "running"), LiveService("api", "api", 5, "running"),
+                LiveService("new", "new", None, "created")]
+    routes = plan_routes(services, apps, "localhost")
+    assert [(r.host, r.upstream) for r in routes] == [("api.localhost", None), ("web.localhost", "10.0.0.2:3000")]
+
+
+def test_caddy_config_has_503_for_down_services_and_404_fallback():
+    routes = plan_routes([LiveService("api", "api", 5, "running")], [], "localhost")
+    cfg = caddy.config(routes, 8080, "127.0.0.1:2019")
+    srv = cfg["apps"]["http"]["servers"]["renderlite"]
+    assert srv["listen"] == [":8080"]
+    assert srv["routes"][0]["handle"][0]["status_code"] == 503 and "api" in srv["routes"][0]["handle"][0]["body"]
+    assert srv["routes"][-1]["handle"][0]["status_code"] == 404
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"), ({"RENDERLITE_EDGE_PORT": "eighty"}, "RENDERLITE_EDGE_PORT"),
+    ({"RENDERLITE_DOMAIN": "http://x"}, "RENDERLITE_DOMAIN"),
+])
+def test_settings_fail_fast_naming_the_variable(env, needle):
+    with pytest.raises(SettingsError, match=needle):
+        Settings.from_env(env)
+
+
+def test_settings_defaults_to_sqlite_and_normalises_postgres(tmp_path):
+    assert Settings.from_env({"RENDERLITE_DATA_DIR": str(tmp_path)}).database_url == f"sqlite:///{tmp_path}/renderlite.db"
+    assert Settings.from_env({"DATABASE_URL": "postgres://u@h/d"}).database_url == "postgresql+psycopg://u@h/d"
