@@ -34,6 +34,7 @@ class Settings:
     edge_port: int = 8080
     web_port: int = 3000
     caddy_admin: str = "127.0.0.1:2019"
+    edge: str = "caddy"
     instance: str = "default"
     apps_network: str = "renderlite-apps"
     clone_timeout: int = 120
@@ -85,7 +86,11 @@ class Settings:
             k[len("RENDERLITE_BASE_IMAGE_"):].lower(): v
             for k, v in env.items() if k.startswith("RENDERLITE_BASE_IMAGE_") and v
         }
+        edge = env.get("RENDERLITE_EDGE", "caddy")
+        if edge not in ("caddy", "traefik"):
+            raise SettingsError(f"RENDERLITE_EDGE={edge!r} must be 'caddy' (local runs) or 'traefik' (docker-compose)")
         return cls(
+            edge=edge,
             data_dir=data_dir,
             database_url=db,
             redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),

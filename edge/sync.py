@@ -34,6 +34,8 @@ def sync(platform) -> list:
     with _lock:
         services, apps = gather(platform)
         routes = plan_routes(services, apps, s.domain)
+        if s.edge == "traefik":  # Traefik reads the same labels from Docker itself
+            return routes
         caddy.load(caddy.config(routes, s.edge_port, s.caddy_admin), s.caddy_admin)
         log.info("edge: %d routes loaded", len(routes))
         return routes

@@ -1,0 +1,111 @@
+"""Deploy the same repository through RenderLite and with the plain steps, side by side.
+
+    .venv/bin/python bench/deploy_vs_plain.py [--runs 5]
+
+RenderLite: POST /api/services/<s>/deploy until the deployment is SUCCESS (clone, build,
+start, health check, route switch). Plain: `git clone --depth 1`, `docker build`,
+`docker run`, wait for the port. Each run first pushes a new commit (a code-only change), so
+both sides build with a warm layer cache. Prints each pair and the median ratio.
+Starts its own platform instance ("bench") on separate ports, and stops it at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402
+
+from cli.base_images import ensure_all  # noqa: E402
+from cli.client import Api  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from tests import samples  # noqa: E402
+from tests.support.gitserver import GitServer  # noqa: E402
+
+
+def plain(url: str, n: int, client) -> float:
+    work = Path(tempfile.mkdtemp(prefix="bench-plain-"))
+    t = time.monotonic()
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "main", url, str(work / "src")], check=True)
+    subprocess.run(["docker", "build", "-q", "-t", f"bench-plain:{n}", str(work / "src")], check=True, stdout=subprocess.DEVNULL)
+    cid = subprocess.run(["docker", "run", "-d", "-e", "PORT=3000", "--name", f"bench-plain-{n}", f"bench-plain:{n}"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    ip = client.containers.get(cid).attrs["NetworkSettings"]["IPAddress"]
+    while True:
+        try:
+            socket.create_connection((ip, 3000), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    elapsed = time.monotonic() - t
+    subprocess.run(["docker", "rm", "-f", cid], stdout=subprocess.DEVNULL)
+    subprocess.run(["docker", "rmi", "-f", f"bench-plain:{n}"], stdout=subprocess.DEVNULL)
+    shutil.rmtree(work, ignore_errors=True)
+    return elapsed
+
+
+def renderlite(api: Api, service: str) -> float:
+    t = time.monotonic()
+    dep = api.post(f"/api/services/{service}/deploy")
+    while True:
+        d = api.get(f"/api/deployments/{dep['id']}", log_from=10**6)
+        if d["status"] in ("SUCCESS", "FAILED"):
+            break
+        time.sleep(0.1)
+    if d["status"] != "SUCCESS":
+        raise SystemExit(f"deploy failed: {d['failure_reason']}")
+    return time.monotonic() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="rl-bench-"))
+    env = dict(os.environ, RENDERLITE_DATA_DIR=str(tmp / "data"), RENDERLITE_INSTANCE="bench",
+               RENDERLITE_EDGE_PORT="28081", RENDERLITE_WEB_PORT="23001", RENDERLITE_CADDY_ADMIN="127.0.0.1:22020",
+               REDIS_URL="redis://127.0.0.1:6379/13", RENDERLITE_DRAIN_SECONDS="0")
+    env.pop("DATABASE_URL", None)
+    settings = Settings.from_env(env)
+    client = docker.from_env()
+    ensure_all(client)
+    git = GitServer(tmp / "git", 29419).start()
+    url = git.create("benchapp", samples.python_app("run0"))
+    subprocess.run([sys.executable, "-m", "cli", "up", "--detach"], cwd=ROOT, env=env, check=True)
+    try:
+        api = Api(settings)
+        api.post("/api/projects", {"name": "bench"})
+        api.post("/api/services", {"project": "bench", "name": "benchapp", "repo_url": url})
+        renderlite(api, "benchapp")          # warm both caches once
+        plain(url, 0, client)
+        pairs = []
+        for n in range(1, args.runs + 1):
+            git.commit("benchapp", {"version.txt": f"run{n}\n"})
+            p = plain(url, n, client)
+            r = renderlite(api, "benchapp")
+            pairs.append((r, p))
+            print(f"run {n}: renderlite {r:.2f} s   plain {p:.2f} s   ratio {r / p:.2f}", flush=True)
+        ratios = [r / p for r, p in pairs]
+        print(f"median renderlite {statistics.median(r for r, _ in pairs):.2f} s, "
+              f"plain {statistics.median(p for _, p in pairs):.2f} s, median ratio {statistics.median(ratios):.2f}")
+    finally:
+        subprocess.run([sys.executable, "-m", "cli", "down"], cwd=ROOT, env=env)
+        for c in client.containers.list(all=True, filters={"label": ["renderlite.instance=bench"]}):
+            c.remove(force=True)
+        git.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
