@@ -21,6 +21,7 @@ config = rx.Config(
     backend_port=_settings.web_port,
     api_url=f"http://localhost:{_settings.web_port}",
     deploy_url=f"http://localhost:{_settings.web_port}",
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
     # A private admin dashboard: no sitemap, no badge, no Tailwind.
     disable_plugins=[SitemapPlugin],
     show_built_with_reflex=False,

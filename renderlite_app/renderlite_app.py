@@ -15,10 +15,7 @@ from renderlite_app.state import AuthState, ProjectsState, ProjectState, Service
 
 # The platform is built once for this process (clients connect lazily, on first use)
 # and shared with the event handlers through renderlite_app.state.platform().
-app = rx.App(
-    api_transformer=make_api(platform()),
-    theme=rx.theme(accent_color="indigo", radius="medium"),
-)
+app = rx.App(api_transformer=make_api(platform()))
 
 app.add_page(login, route="/login", title="RenderLite - sign in", on_load=AuthState.login_load)
 app.add_page(projects, route="/", title="RenderLite - projects", on_load=ProjectsState.load)
