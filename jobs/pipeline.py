@@ -17,6 +17,7 @@ from core.errors import DeployError, Superseded
 from edge import labels as lbl
 from edge.sync import sync as sync_edge
 from jobs import build, clone, run
+from jobs.health import HealthSpec
 from jobs.progress import DeployLog
 from models.db import session
 from models.tables import Deployment, Project, Service, ServiceStatus
@@ -60,7 +61,7 @@ def deploy(platform, deployment_id: int) -> str:
                                   network=s.apps_network, labels=lbl.container_labels(ident, s.domain, s.apps_network),
                                   memory_mb=s.app_memory_mb, cpus=s.app_cpus, pids=s.app_pids)
         container = run.start(platform.docker, cplan, out)
-        run.wait_healthy(platform.docker, container, cplan, s.health_timeout, out)
+        run.wait_healthy(container, cplan, HealthSpec.from_service(svc, s.health_timeout), out)
         switch(platform, svc, dep.id, container.id, tag, out)
         out.line(f"==> Live at {s.service_url(svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
         with session(platform.engine) as db:

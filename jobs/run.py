@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import socket
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker.errors
 
 from core.errors import StartError
+from jobs.health import HealthSpec, wait_first_pass
 
 # What a web app may need after `cap_drop: ALL`: switch to its user, own its files, bind :80.
 CAPS_KEPT = ["CHOWN", "SETUID", "SETGID", "FOWNER", "DAC_OVERRIDE", "NET_BIND_SERVICE", "KILL"]
@@ -100,46 +100,33 @@ def diagnose_port(pid: int, port: int) -> str:
     return f"the app accepts connections on port {port} but does not answer HTTP"
 
 
-def probe(ip: str, port: int, timeout: float = 2.0) -> str | None:
-    """One health probe from outside the container. Returns None on success, else why not."""
+def container_ip(container, network: str) -> str | None:
+    nets = container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+    return (nets.get(network) or {}).get("IPAddress") or None
+
+
+def check_alive(container) -> None:
+    """Raise StartError if the container exited or is being restarted by Docker."""
+    container.reload()
+    state = container.attrs.get("State", {})
+    if state.get("Status") in ("exited", "dead") or state.get("Restarting") or state.get("RestartCount", 0) > 0:
+        raise StartError(f"the app exited with code {state.get('ExitCode')} right after starting; check its start "
+                         f"command. Last output:\n{tail(container) or '(no output)'}")
+
+
+def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log) -> str:
+    """Wait until the app passes its health check. Returns its IP on the apps network."""
     try:
-        with socket.create_connection((ip, port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            s.sendall(b"GET / HTTP/1.0\r\nHost: health.renderlite\r\nUser-Agent: renderlite-health\r\n\r\n")
-            data = s.recv(64)
-            if data.startswith(b"HTTP/"):
-                return None
-            return "connected but got no HTTP answer"
-    except OSError as e:
-        return str(e)
-
-
-def wait_healthy(client, container, plan: ContainerPlan, timeout: int, log) -> str:
-    """Wait until the app answers HTTP on its port. Returns the container's IP on the apps network."""
-    deadline = time.monotonic() + timeout
-    last = None
-    attempt = 0
-    while time.monotonic() < deadline:
-        attempt += 1
-        container.reload()
-        state = container.attrs.get("State", {})
-        if state.get("Status") in ("exited", "dead") or state.get("Restarting") or state.get("RestartCount", 0) > 0:
-            code = state.get("ExitCode")
-            raise StartError(f"the app exited with code {code} right after starting; check its start command. "
-                             f"Last output:\n{tail(container) or '(no output)'}")
-        ip = ((container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}).get(plan.network) or {}).get("IPAddress")
-        if ip:
-            why = probe(ip, plan.port)
-            if why is None:
-                log.line(f"    health check passed: http://{ip}:{plan.port}/ answered (attempt {attempt})")
-                return ip
-            if why != last:
-                log.line(f"    waiting for port {plan.port}: {why}")
-                last = why
-        time.sleep(0.5)
-    pid = container.attrs.get("State", {}).get("Pid") or 0
-    raise StartError(f"the app did not answer on port {plan.port} within {timeout} s: {diagnose_port(pid, plan.port)}. "
-                     f"Last output:\n{tail(container) or '(no output)'}")
+        wait_first_pass(lambda: container_ip(container, plan.network), plan.port, spec,
+                        lambda: check_alive(container), log)
+    except TimeoutError as e:
+        pid = container.attrs.get("State", {}).get("Pid") or 0
+        hint = diagnose_port(pid, plan.port)
+        if spec.path and "answered" in str(e):
+            hint = f"the health check path {spec.path} answered with an error ({e}); fix it or change the path"
+        raise StartError(f"the app did not pass its health check on port {plan.port} within {spec.start_period:g} s: "
+                         f"{hint}. Last output:\n{tail(container) or '(no output)'}") from None
+    return container_ip(container, plan.network)
 
 
 def remove(container) -> None:

@@ -95,7 +95,7 @@ def test_app_that_exits_or_never_listens_fails_and_old_keeps_serving(api, projec
 
     git_server.commit("fragile", {"Dockerfile": samples.dockerfile(cmd='["python", "-c", "import time; time.sleep(600)"]')})
     d = deploy(api, "fragile")
-    assert d["status"] == "FAILED" and "did not answer on port 3000" in d["failure_reason"]
+    assert d["status"] == "FAILED" and "did not pass its health check on port 3000" in d["failure_reason"]
     assert "not listening on any TCP port" in d["failure_reason"]
     assert edge_get(platform_up, "fragile").text == "hello from ok\n"
 

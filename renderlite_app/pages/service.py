@@ -39,7 +39,7 @@ def _dep_row(d) -> rx.Component:
         rx.table.cell(rx.button("#" + d["id"], variant="ghost", size="1", on_click=ServiceState.select(d["id"]),
                                 title="show this deployment's build log")),
         rx.table.cell(status_badge(d["status"])),
-        rx.table.cell(rx.code(d["commit"])),
+        rx.table.cell(rx.cond(d["commit"] != "", rx.code(d["commit"]), "")),
         rx.table.cell(d["created"]),
         rx.table.cell(d["duration"]),
         rx.table.cell(rx.text(d["failure"], color_scheme="red", size="2")),

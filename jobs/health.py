@@ -1,0 +1,78 @@
+"""Health checks, probed from the platform (outside the app's container), so an image without
+curl or wget still gets a real check. Each probe result goes into the deploy log."""
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HealthSpec:
+    kind: str = "http"          # "http": any HTTP answer (or a 2xx/3xx on `path` if set); "tcp": a connection
+    path: str = ""              # e.g. "/healthz"; empty: any HTTP answer on "/"
+    interval: float = 0.5       # seconds between probes
+    timeout: float = 2.0        # seconds per probe
+    start_period: float = 60.0  # how long a new container may take to pass its first probe
+    retries: int = 3            # consecutive failures that make a running app unhealthy
+
+    @classmethod
+    def from_service(cls, svc, default_start: float) -> "HealthSpec":
+        return cls(kind=getattr(svc, "health_type", None) or "http", path=getattr(svc, "health_path", None) or "",
+                   interval=float(getattr(svc, "health_interval", None) or 0.5),
+                   timeout=float(getattr(svc, "health_timeout", None) or 2.0),
+                   start_period=float(getattr(svc, "health_start_period", None) or default_start),
+                   retries=int(getattr(svc, "health_retries", None) or 3))
+
+
+def probe(ip: str, port: int, spec: HealthSpec) -> str | None:
+    """One probe. Returns None when healthy, else what went wrong (for the log)."""
+    try:
+        with socket.create_connection((ip, port), timeout=spec.timeout) as s:
+            if spec.kind == "tcp":
+                return None
+            s.settimeout(spec.timeout)
+            path = spec.path or "/"
+            s.sendall(f"GET {path} HTTP/1.0\r\nHost: health.renderlite\r\nUser-Agent: renderlite-health\r\n\r\n".encode())
+            head = b""
+            while b"\r\n" not in head and len(head) < 256:
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                head += chunk
+    except OSError as e:
+        return e.strerror or str(e)
+    if not head.startswith(b"HTTP/"):
+        return "connected, but the answer is not HTTP" if head else "connected, but the app closed without answering"
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    try:
+        code = int(status_line.split()[1])
+    except (IndexError, ValueError):
+        return f"malformed HTTP status line {status_line!r}"
+    if spec.path and not 200 <= code < 400:
+        return f"GET {spec.path} answered {code}"
+    return None
+
+
+def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
+    """Probe until the first pass. ``ip_of()`` gives the container's address (or None yet);
+    ``alive()`` raises when the container has died. Raises TimeoutError with the last result."""
+    deadline = time.monotonic() + spec.start_period
+    last, attempt = None, 0
+    what = f"TCP :{port}" if spec.kind == "tcp" else f"GET http://<container>:{port}{spec.path or '/'}"
+    log.line(f"    health check: {what} every {spec.interval:g} s, up to {spec.start_period:g} s")
+    while True:
+        alive()
+        ip = ip_of()
+        if ip:
+            attempt += 1
+            why = probe(ip, port, spec)
+            if why is None:
+                log.line(f"    probe {attempt}: passed")
+                return
+            if why != last or attempt % 10 == 0:
+                log.line(f"    probe {attempt}: {why}")
+            last = why
+        if time.monotonic() >= deadline:
+            raise TimeoutError(last or "the container never got an address")
+        time.sleep(spec.interval)
