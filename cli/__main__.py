@@ -65,6 +65,8 @@ def cmd_status(args, s):
     svc = api.get(f"/api/services/{args.service}")
     deps = api.get(f"/api/services/{args.service}/deployments")
     print(f"{svc['name']}: {svc['status']}")
+    if svc.get("status_detail"):
+        print(f"detail: {svc['status_detail']}")
     print(f"url: {svc['url'] or '(not deployed yet)'}")
     if deps:
         d = deps[0]
@@ -88,13 +90,35 @@ def cmd_logs(args, s):
     return 0
 
 
+def cmd_lifecycle(args, s):
+    api = Api(s)
+    if args.cmd == "delete":
+        api.call("DELETE", f"/api/services/{args.service}")
+        print(f"deleted {args.service}")
+        return 0
+    if args.cmd == "rename":
+        svc = api.call("PATCH", f"/api/services/{args.service}", json={"subdomain": args.subdomain})
+    elif args.cmd == "set":
+        changes = {}
+        for pair in args.settings:
+            if "=" not in pair:
+                raise ApiError(f"{pair!r} is not KEY=VALUE (e.g. health_path=/healthz)")
+            k, v = pair.split("=", 1)
+            changes[k] = v
+        svc = api.call("PATCH", f"/api/services/{args.service}", json=changes)
+    else:
+        svc = api.post(f"/api/services/{args.service}/{args.cmd}")
+    print(f"{svc['name']}: {svc['status']}  {svc['url'] or ''}".rstrip())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="renderlite", description="RenderLite: a self-hosted mini PaaS")
     sub = ap.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start the platform (dashboard, worker, edge)")
     up.add_argument("--detach", action="store_true", help="start in the background and return")
     sub.add_parser("down", help="stop a platform started with up --detach")
-    sub.add_parser("edge-watch", help=argparse.SUPPRESS)
+    sub.add_parser("edge-watch", help="(internal) keep statuses and routes in sync with Docker")
     sub.add_parser("migrate", help="apply database migrations")
     adm = sub.add_parser("admin", help="administration")
     adm.add_argument("action", choices=["base-images", "token"])
@@ -123,6 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     lg = sub.add_parser("logs", help="runtime logs of a service (or --build for the latest build log)")
     lg.add_argument("service")
     lg.add_argument("--build", action="store_true")
+
+    for action in ("stop", "start", "restart", "delete"):
+        sub.add_parser(action, help=f"{action} a service").add_argument("service")
+    rn = sub.add_parser("rename", help="change a service's subdomain")
+    rn.add_argument("service")
+    rn.add_argument("subdomain")
+    se = sub.add_parser("set", help="change service settings: KEY=VALUE ... (health_path, health_type, "
+                                    "health_interval, health_timeout, health_start_period, health_retries, "
+                                    "branch, root_dir, dockerfile_path, port, repo_url)")
+    se.add_argument("service")
+    se.add_argument("settings", nargs="+")
 
     args = ap.parse_args(argv)
     try:
@@ -154,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "services" and args.action == "create" and not (args.project and args.name and args.repo):
             ap.error("services create needs --project, --name and --repo")
         handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy,
-                   "status": cmd_status, "logs": cmd_logs}[args.cmd]
+                   "status": cmd_status, "logs": cmd_logs, "stop": cmd_lifecycle, "start": cmd_lifecycle,
+                   "restart": cmd_lifecycle, "delete": cmd_lifecycle, "rename": cmd_lifecycle,
+                   "set": cmd_lifecycle}[args.cmd]
         return handler(args, s) or 0
     except (ApiError, SettingsError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -138,9 +138,10 @@ def _alive(pid: int) -> bool:
 
 
 def edge_watch(s: Settings) -> int:
-    """Keep the edge's routes equal to what runs: at start, on Docker events, and every 15 s."""
+    """Keep statuses and the edge's routes equal to what runs: at start, on Docker events, every 5 s."""
     import threading
 
+    from control.status import reconcile
     from core.wiring import build
     from edge.labels import selector
     from edge.sync import sync
@@ -161,11 +162,12 @@ def edge_watch(s: Settings) -> int:
     threading.Thread(target=events, daemon=True).start()
     while True:
         try:
+            reconcile(platform)
             sync(platform)
         except Exception as e:
             log.warning("edge sync failed (will retry): %s", e)
             wake.wait(2)
             wake.clear()
             continue
-        wake.wait(15)
+        wake.wait(5)
         wake.clear()

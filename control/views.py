@@ -16,7 +16,10 @@ def service(s: Service, settings) -> dict:
     return {"id": s.id, "project_id": s.project_id, "name": s.name, "repo_url": s.repo_url, "branch": s.branch,
             "root_dir": s.root_dir, "dockerfile_path": s.dockerfile_path, "runtime": s.runtime,
             "subdomain": s.subdomain, "port": s.container_port, "status": s.status,
-            "live_deployment_id": s.live_deployment_id,
+            "live_deployment_id": s.live_deployment_id, "status_detail": s.status_detail,
+            "health": {"type": s.health_type, "path": s.health_path, "interval": s.health_interval,
+                       "timeout": s.health_timeout, "start_period": s.health_start_period,
+                       "retries": s.health_retries},
             "url": settings.service_url(s.subdomain) if s.live_deployment_id else None}
 
 

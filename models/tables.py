@@ -18,6 +18,7 @@ class ServiceStatus(str, Enum):
     RUNNING = "running"
     FAILED = "failed"
     STOPPED = "stopped"
+    CRASHED = "crashed"
 
 
 class DeploymentStatus(str, Enum):
@@ -57,6 +58,13 @@ class Service(SQLModel, table=True):
     container_port: int = 3000
     status: str = ServiceStatus.CREATED.value
     live_deployment_id: Optional[int] = None
+    status_detail: Optional[str] = None
+    health_type: str = "http"
+    health_path: str = ""
+    health_interval: float = 0.5
+    health_timeout: float = 2.0
+    health_start_period: Optional[float] = None
+    health_retries: int = 3
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from control import auth, deployments, projects, views
+from control import auth, deployments, lifecycle, projects, views
 from core.errors import NotFound, RenderLiteError, ValidationError
 from jobs.progress import read_lines
 from models.db import session
@@ -29,7 +29,8 @@ def make_api(platform) -> Starlette:
                 return JSONResponse({"error": "missing or wrong admin token; pass 'Authorization: Bearer <token>' "
                                               "(the token is printed by `./renderlite up`)"}, status_code=401)
             try:
-                body = await request.json() if request.method in ("POST", "PUT", "PATCH") else {}
+                raw = await request.body()
+                body = await request.json() if raw and request.method in ("POST", "PUT", "PATCH") else {}
             except ValueError:
                 return JSONResponse({"error": "request body is not JSON"}, status_code=400)
             def call():
@@ -41,6 +42,8 @@ def make_api(platform) -> Starlette:
                 return JSONResponse({"error": str(e)}, status_code=422)
             except NotFound as e:
                 return JSONResponse({"error": str(e)}, status_code=404)
+            except lifecycle.Busy as e:
+                return JSONResponse({"error": str(e)}, status_code=409)
             except RenderLiteError as e:
                 return JSONResponse({"error": str(e)}, status_code=400)
         return endpoint
@@ -93,6 +96,24 @@ def make_api(platform) -> Starlette:
             raise NotFound("the live container is gone; deploy again") from None
         return {"lines": text.splitlines()}
 
+    def lifecycle_action(action):
+        def handler(req, db, body):
+            return views.service(getattr(lifecycle, action)(platform, req.path_params["name"]), s)
+        return handler
+
+    def update_service(req, db, body):
+        name = req.path_params["name"]
+        body = dict(body)
+        subdomain = body.pop("subdomain", None)
+        svc = lifecycle.update_settings(platform, name, body) if body else projects.get_service(db, name)
+        if subdomain is not None:
+            svc = lifecycle.rename_subdomain(platform, name, subdomain)
+        return views.service(svc, s)
+
+    def delete_service(req, db, body):
+        lifecycle.delete(platform, req.path_params["name"])
+        return {"deleted": req.path_params["name"]}
+
     async def health(request):
         return JSONResponse({"ok": True})
 
@@ -103,7 +124,12 @@ def make_api(platform) -> Starlette:
         Route("/api/services", guarded(list_services), methods=["GET"]),
         Route("/api/services", guarded(create_service), methods=["POST"]),
         Route("/api/services/{name}", guarded(get_service), methods=["GET"]),
+        Route("/api/services/{name}", guarded(update_service), methods=["PATCH"]),
+        Route("/api/services/{name}", guarded(delete_service), methods=["DELETE"]),
         Route("/api/services/{name}/deploy", guarded(deploy), methods=["POST"]),
+        Route("/api/services/{name}/stop", guarded(lifecycle_action("stop")), methods=["POST"]),
+        Route("/api/services/{name}/start", guarded(lifecycle_action("start")), methods=["POST"]),
+        Route("/api/services/{name}/restart", guarded(lifecycle_action("restart")), methods=["POST"]),
         Route("/api/services/{name}/deployments", guarded(list_deployments), methods=["GET"]),
         Route("/api/services/{name}/logs", guarded(runtime_logs), methods=["GET"]),
         Route("/api/deployments/{id:int}", guarded(get_deployment), methods=["GET"]),

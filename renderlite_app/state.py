@@ -228,6 +228,7 @@ class ServiceState(AuthState):
             svc = _by_name(db, Service, self._ref, "service")
             self._service_id = svc.id
             self.service = {k: str(v if v is not None else "") for k, v in views.service(svc, settings).items()}
+            self.service["detail"] = str(getattr(svc, "status_detail", None) or "")
             self.project_name = ctl.get_project(db, svc.project_id).name
             deps = ctl.list_deployments(db, svc.id)
             self.deployments = [_deployment_row(d) for d in deps]
@@ -263,7 +264,7 @@ class ServiceState(AuthState):
     def _runtime_tail(self, container_id: str) -> str:
         """Blocking Docker call: run it in a thread, outside the state lock."""
         if not container_id:
-            return "(no live deployment yet)"
+            return "(no running container: deploy the service first)"
         try:
             c = platform().docker.containers.get(container_id)
             return c.logs(tail=RUNTIME_TAIL).decode("utf-8", "replace") or "(the container has printed nothing yet)"

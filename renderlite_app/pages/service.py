@@ -15,7 +15,8 @@ def _detail(label: str, value) -> rx.Component:
 
 def _details() -> rx.Component:
     return rx.data_list.root(
-        _detail("Status", status_badge(S["status"], id="service-status")),
+        _detail("Status", rx.hstack(status_badge(S["status"], id="service-status"),
+                                    rx.text(S["detail"], size="2", color_scheme="gray"), align="center")),
         _detail("Live URL", rx.cond(
             S["url"] != "",
             rx.link(S["url"], href=S["url"], is_external=True, id="live-url"),
