@@ -30,3 +30,54 @@ def dockerfile(extra: str = "", cmd: str = '["python", "app.py"]') -> str:
 
 def python_app(version: str = "v1", extra: str = "", cmd: str = '["python", "app.py"]') -> dict[str, str]:
     return {"Dockerfile": dockerfile(extra, cmd), "app.py": HTTP_APP, "version.txt": version + "\n"}
+
+
+SLOW_APP = '''\
+import os, time, http.server
+VERSION = open("version.txt").read().strip()
+time.sleep(float(os.environ.get("START_DELAY", "10")))   # a slow start: listens only after 10 s
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = f"{VERSION}\\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+'''
+
+WS_APP = '''\
+import asyncio, os
+from websockets.asyncio.server import serve
+from websockets.http11 import Response
+from websockets.datastructures import Headers
+VERSION = open("version.txt").read().strip()
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send(f"{VERSION}:{message}")
+
+def plain_http(connection, request):
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return connection.respond(200, f"{VERSION}\\n")
+
+async def main():
+    async with serve(echo, "0.0.0.0", int(os.environ["PORT"]), process_request=plain_http):
+        await asyncio.get_running_loop().create_future()
+
+asyncio.run(main())
+'''
+
+
+def slow_app(version: str) -> dict[str, str]:
+    return {"Dockerfile": dockerfile(), "app.py": SLOW_APP, "version.txt": version + "\n"}
+
+
+def ws_app(version: str) -> dict[str, str]:
+    return {"Dockerfile": dockerfile(extra="RUN pip install --no-cache-dir 'websockets>=13,<16'\n"),
+            "app.py": WS_APP, "version.txt": version + "\n"}

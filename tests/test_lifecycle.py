@@ -1,0 +1,84 @@
+"""Lifecycle from the API: stop/start/restart, rename, delete; status reconciled with Docker;
+crash loops stopped after a bounded number of restarts, the edge answering 503 meanwhile."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests import samples
+from tests.conftest import edge_get, wait_deploy
+
+pytestmark = pytest.mark.e2e
+
+
+def deployed(api, project, git_server, name, files):
+    url = git_server.create(name, files)
+    api.post("/api/services", {"project": project, "name": name, "repo_url": url})
+    d = wait_deploy(api, api.post(f"/api/services/{name}/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    return d
+
+
+def eventually(fn, seconds=20):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            result = fn()
+            if result:
+                return result
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.5)
+
+
+def test_stop_start_restart_rename_delete(api, project, git_server, platform_up, docker_client):
+    deployed(api, project, git_server, "cycle", samples.python_app("c1"))
+
+    assert api.post("/api/services/cycle/stop")["status"] == "stopped"
+    r = edge_get(platform_up, "cycle")
+    assert r.status_code == 503 and "cycle" in r.text and "not running" in r.text
+    time.sleep(6)  # a reconcile pass must not flip a user's stop into anything else
+    assert api.get("/api/services/cycle")["status"] == "stopped"
+
+    assert api.post("/api/services/cycle/start")["status"] == "running"
+    assert edge_get(platform_up, "cycle").text == "hello from c1\n"
+    assert api.post("/api/services/cycle/restart")["status"] == "running"
+    assert edge_get(platform_up, "cycle").text == "hello from c1\n"
+
+    svc = api.call("PATCH", "/api/services/cycle", json={"subdomain": "cycle-two"})
+    assert svc["url"] == "http://cycle-two.localhost:18080"
+    assert edge_get(platform_up, "cycle-two").text == "hello from c1\n"
+    assert edge_get(platform_up, "cycle").status_code == 404
+
+    api.call("DELETE", "/api/services/cycle")
+    assert edge_get(platform_up, "cycle-two").status_code == 404
+    assert docker_client.containers.list(all=True, filters={"label": ["renderlite.instance=test", "renderlite.service=cycle"]}) == []
+    assert docker_client.images.list(name="renderlite/cycle") == []
+
+
+def test_container_stopped_outside_shows_crashed_within_seconds(api, project, git_server, platform_up, docker_client):
+    d = deployed(api, project, git_server, "victim", samples.python_app("x"))
+    docker_client.containers.get(f"rl-test-victim-{d['id']}").stop(timeout=1)
+    svc = eventually(lambda: (s := api.get("/api/services/victim"))["status"] == "crashed" and s, seconds=10)
+    assert "exit code" in svc["status_detail"]
+    r = edge_get(platform_up, "victim")
+    assert r.status_code == 503 and "victim" in r.text
+
+
+def test_crash_loop_is_bounded_and_shown(api, project, git_server, platform_up, docker_client):
+    crashy = samples.python_app("boom", cmd='["sh", "-c", "python app.py & sleep 2; exit 7"]')
+    d = deployed(api, project, git_server, "crashy", crashy)
+    svc = eventually(lambda: (s := api.get("/api/services/crashy"))["status"] == "crashed"
+                     and "restarted" in (s["status_detail"] or "") and s, seconds=60)
+    assert "code 7" in svc["status_detail"]
+    c = docker_client.containers.get(f"rl-test-crashy-{d['id']}")
+    eventually(lambda: c.reload() or c.status == "exited", seconds=40)
+    count = c.attrs["RestartCount"]
+    time.sleep(6)
+    c.reload()
+    assert c.status == "exited" and c.attrs["RestartCount"] == count, "RenderLite stopped the crash loop"
+    assert edge_get(platform_up, "crashy").status_code == 503

@@ -1,0 +1,106 @@
+"""Zero-downtime redeploys: a client requesting every 100 ms through the edge sees no failure,
+and the answers switch from v1 to v2 exactly once; a WebSocket keeps working across the switch."""
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests import samples
+from tests.conftest import wait_deploy
+
+pytestmark = pytest.mark.e2e
+
+
+class Poller(threading.Thread):
+    def __init__(self, settings, subdomain):
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{settings.edge_port}/"
+        self.host = f"{subdomain}.{settings.domain}"
+        self.answers: list[str] = []
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        with httpx.Client(timeout=5) as client:
+            while not self.stop.is_set() and len(self.answers) + len(self.failures) < 3000:
+                try:
+                    r = client.get(self.url, headers={"Host": self.host})
+                    if r.status_code == 200:
+                        self.answers.append(r.text.strip())
+                    else:
+                        self.failures.append(f"{r.status_code} {r.text[:80]}")
+                except httpx.HTTPError as e:
+                    self.failures.append(repr(e))
+                time.sleep(0.1)
+
+
+def switches(answers: list[str]) -> list[str]:
+    return [a for i, a in enumerate(answers) if i == 0 or answers[i - 1] != a]
+
+
+def test_redeploy_of_a_slow_starting_app_drops_no_request(api, project, git_server, platform_up):
+    url = git_server.create("slow", samples.slow_app("v1"))
+    api.post("/api/services", {"project": project, "name": "slow", "repo_url": url})
+    d = wait_deploy(api, api.post("/api/services/slow/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+
+    git_server.commit("slow", {"version.txt": "v2\n"})
+    poller = Poller(platform_up, "slow")
+    poller.start()
+    time.sleep(1)
+    d2 = wait_deploy(api, api.post("/api/services/slow/deploy")["id"])
+    time.sleep(platform_up.drain_seconds + 3)  # past the drain: the old container is gone
+    poller.stop.set()
+    poller.join()
+    assert d2["status"] == "SUCCESS", d2["failure_reason"]
+    assert poller.failures == []
+    assert switches(poller.answers) == ["v1", "v2"], switches(poller.answers)
+    assert len(poller.answers) > 100  # the app took >10 s to start: we really polled through it
+
+
+def test_unhealthy_new_version_keeps_old_and_logs_probes(api, project, git_server, platform_up):
+    url = git_server.create("picky", samples.python_app("v1"))
+    api.post("/api/services", {"project": project, "name": "picky", "repo_url": url})
+    assert wait_deploy(api, api.post("/api/services/picky/deploy")["id"])["status"] == "SUCCESS"
+    api.call("PATCH", "/api/services/picky", json={"health_start_period": "4"})
+    # v2 listens on a fixed port 5000 whatever PORT says: it never passes its check on 3000.
+    git_server.commit("picky", {"Dockerfile": samples.dockerfile(extra="ENV PORT_OVERRIDE=5000\n",
+                                                                 cmd='["sh", "-c", "PORT=5000 exec python app.py"]')})
+    d = wait_deploy(api, api.post("/api/services/picky/deploy")["id"])
+    assert d["status"] == "FAILED" and d["failure_stage"] == "run"
+    assert "listens on 0.0.0.0:5000, not on port 3000" in d["failure_reason"]
+    assert "set the service's port to 5000" in d["failure_reason"]
+    log = "\n".join(api.get(f"/api/deployments/{d['id']}")["log_lines"])
+    assert "probe 1:" in log and "Connection refused" in log
+    r = httpx.get(f"http://127.0.0.1:{platform_up.edge_port}/", headers={"Host": "picky.localhost"}, timeout=5)
+    assert r.text == "hello from v1\n"
+
+
+def test_websocket_keeps_working_across_a_redeploy(api, project, git_server, platform_up):
+    from websockets.sync.client import connect
+
+    url = git_server.create("wsecho", samples.ws_app("v1"))
+    api.post("/api/services", {"project": project, "name": "wsecho", "repo_url": url})
+    d = wait_deploy(api, api.post("/api/services/wsecho/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    ws_url = f"ws://127.0.0.1:{platform_up.edge_port}/"
+    with connect(ws_url, additional_headers={"Host": "wsecho.localhost"}, open_timeout=5) as ws:
+        ws.send("before")
+        assert ws.recv(timeout=5) == "v1:before"
+        git_server.commit("wsecho", {"version.txt": "v2\n"})
+        dep = api.post("/api/services/wsecho/deploy")
+        # Until the switch and through the drain, the open connection keeps echoing.
+        deadline = time.monotonic() + 120
+        while api.get(f"/api/deployments/{dep['id']}")["status"] not in ("SUCCESS", "FAILED"):
+            ws.send("during")
+            assert ws.recv(timeout=5) == "v1:during"
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        ws.send("after switch")
+        assert ws.recv(timeout=5) == "v1:after switch"
+    with connect(ws_url, additional_headers={"Host": "wsecho.localhost"}, open_timeout=5) as ws:
+        ws.send("new")
+        assert ws.recv(timeout=5) == "v2:new"
