@@ -6,6 +6,7 @@ import sys
 import time
 
 from cli.client import Api, ApiError
+from core.errors import RenderLiteError
 from core.settings import Settings, SettingsError
 
 
@@ -112,6 +113,31 @@ def cmd_lifecycle(args, s):
     return 0
 
 
+def cmd_env(args, s):
+    api = Api(s)
+    base = f"/api/services/{args.service}/env"
+    if args.action == "list":
+        for row in api.get(base):
+            value = api.get(f"{base}/{row['key']}/reveal")["value"] if args.reveal else row["value"]
+            print(f"{row['key']}={value}")
+        return 0
+    if args.action == "unset":
+        for key in args.pairs:
+            api.call("DELETE", f"{base}/{key}")
+            print(f"unset {key}")
+        return 0
+    for pair in args.pairs:
+        if "=" not in pair:
+            raise ApiError(f"{pair!r} is not KEY=VALUE; to read a value from a file use KEY=@path")
+        key, value = pair.split("=", 1)
+        if value.startswith("@") and len(value) > 1:
+            with open(value[1:], encoding="utf-8") as f:
+                value = f.read()
+        api.call("PUT", f"{base}/{key}", json={"value": value})
+        print(f"set {key} (takes effect at the next deploy)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="renderlite", description="RenderLite: a self-hosted mini PaaS")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -121,7 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("edge-watch", help="(internal) keep statuses and routes in sync with Docker")
     sub.add_parser("migrate", help="apply database migrations")
     adm = sub.add_parser("admin", help="administration")
-    adm.add_argument("action", choices=["base-images", "token"])
+    adm.add_argument("action", choices=["base-images", "token", "rotate-key"])
+    ev = sub.add_parser("env", help="environment variables: env set S KEY=VALUE... | env unset S KEY... | env list S")
+    ev.add_argument("action", choices=["set", "unset", "list"])
+    ev.add_argument("service")
+    ev.add_argument("pairs", nargs="*")
+    ev.add_argument("--reveal", action="store_true", help="list: show the values")
 
     pr = sub.add_parser("projects", help="list or create projects")
     pr.add_argument("action", choices=["create", "list"])
@@ -176,6 +207,15 @@ def main(argv: list[str] | None = None) -> int:
             migrate(s)
             return 0
         if args.cmd == "admin":
+            if args.action == "rotate-key":
+                import os
+
+                from control.envvars import rotate_key
+                from models.db import make_engine, session
+                with session(make_engine(s)) as db:
+                    n = rotate_key(db, s, os.environ.get("RENDERLITE_NEW_SECRET_KEY"))
+                print(f"re-encrypted {n} variable(s) under the new key")
+                return 0
             if args.action == "token":
                 from control.auth import ensure_token
                 print(ensure_token(s))
@@ -191,9 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy,
                    "status": cmd_status, "logs": cmd_logs, "stop": cmd_lifecycle, "start": cmd_lifecycle,
                    "restart": cmd_lifecycle, "delete": cmd_lifecycle, "rename": cmd_lifecycle,
-                   "set": cmd_lifecycle}[args.cmd]
+                   "set": cmd_lifecycle, "env": cmd_env}[args.cmd]
         return handler(args, s) or 0
-    except (ApiError, SettingsError) as e:
+    except (ApiError, SettingsError, RenderLiteError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

@@ -46,6 +46,11 @@ class Settings:
     app_pids: int = 256
     keep_images: int = 3
     base_images: dict[str, str] = field(default_factory=dict)
+    secret_key: str | None = field(default=None, repr=False)
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "secret.key"
 
     @property
     def token_file(self) -> Path:
@@ -108,4 +113,5 @@ class Settings:
             app_pids=_int(env, "RENDERLITE_APP_PIDS", 256),
             keep_images=_int(env, "RENDERLITE_KEEP_IMAGES", 3),
             base_images=base_images,
+            secret_key=env.get("RENDERLITE_SECRET_KEY") or None,
         )

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import docker.errors
 
-from control import deployments as ctl
-from core.errors import DeployError, Superseded
+from control import deployments as ctl, envvars
+from core.errors import DeployError
+from core.secrets import SecretKeyError
 from edge import labels as lbl
 from edge.sync import sync as sync_edge
 from jobs import build, clone, run
@@ -57,7 +58,12 @@ def deploy(platform, deployment_id: int) -> str:
             ctl._transition(db, dep.id, ["BUILDING"], commit_sha=sha)
         plan = build.plan(workdir / "src", svc.root_dir, svc.dockerfile_path, tag, lbl.image_labels(ident), s.build_timeout)
         build.run(platform.docker, plan, out)
+        with session(platform.engine) as db:
+            env = envvars.decrypted(db, s, svc.id)
+        out.line(f"==> Environment: {len(env)} variable(s) from the service settings" +
+                 (f" ({', '.join(sorted(env))})" if env else ""))
         cplan = run.ContainerPlan(name=f"rl-{s.instance}-{svc.name}-{dep.id}", image=tag, port=svc.container_port,
+                                  env=env,
                                   network=s.apps_network, labels=lbl.container_labels(ident, s.domain, s.apps_network),
                                   memory_mb=s.app_memory_mb, cpus=s.app_cpus, pids=s.app_pids)
         container = run.start(platform.docker, cplan, out)
@@ -76,6 +82,9 @@ def deploy(platform, deployment_id: int) -> str:
 
 
 def fail(platform, svc: Service, dep_id: int, e: Exception, container, tag: str, out) -> None:
+    if isinstance(e, SecretKeyError):
+        e = DeployError(f"cannot decrypt the service's environment variables: {e}; the app was not started")
+        e.stage = "config"
     stage = e.stage if isinstance(e, DeployError) else "internal"
     reason = str(e) if isinstance(e, DeployError) else f"internal error: {type(e).__name__}: {e}; see the worker log"
     if not isinstance(e, DeployError):

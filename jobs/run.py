@@ -21,13 +21,13 @@ class ContainerPlan:
     port: int
     network: str
     labels: dict
-    env: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict, repr=False)   # name -> Secret
     memory_mb: int = 512
     cpus: float = 1.0
     pids: int = 256
 
     def run_kwargs(self) -> dict:
-        env = dict(self.env)
+        env = {k: (v.reveal() if hasattr(v, "reveal") else v) for k, v in self.env.items()}
         env["PORT"] = str(self.port)
         return dict(
             image=self.image, name=self.name, detach=True, labels=self.labels, environment=env,

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Optional
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -81,3 +82,13 @@ class Deployment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None
+
+
+class EnvVar(SQLModel, table=True):
+    """One environment variable of a service; ``value_enc`` is AES-256-GCM ciphertext."""
+    __table_args__ = (UniqueConstraint("service_id", "key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="service.id", index=True)
+    key: str
+    value_enc: str
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from control import auth, deployments, lifecycle, projects, views
+from control import auth, deployments, envvars, lifecycle, projects, views
 from core.errors import NotFound, RenderLiteError, ValidationError
 from jobs.progress import read_lines
 from models.db import session
@@ -31,6 +31,8 @@ def make_api(platform) -> Starlette:
             try:
                 raw = await request.body()
                 body = await request.json() if raw and request.method in ("POST", "PUT", "PATCH") else {}
+                if not isinstance(body, dict):
+                    raise ValueError
             except ValueError:
                 return JSONResponse({"error": "request body is not JSON"}, status_code=400)
             def call():
@@ -114,6 +116,24 @@ def make_api(platform) -> Starlette:
         lifecycle.delete(platform, req.path_params["name"])
         return {"deleted": req.path_params["name"]}
 
+    def env_list(req, db, body):
+        return envvars.masked(db, projects.get_service(db, req.path_params["name"]))
+
+    def env_set(req, db, body):
+        svc = projects.get_service(db, req.path_params["name"])
+        if "value" not in body:
+            raise ValidationError('send {"value": "..."}')
+        envvars.set_var(db, s, svc, req.path_params["key"], body["value"])
+        return {"key": req.path_params["key"], "value": envvars.MASK}
+
+    def env_unset(req, db, body):
+        envvars.unset_var(db, projects.get_service(db, req.path_params["name"]), req.path_params["key"])
+        return {"deleted": req.path_params["key"]}
+
+    def env_reveal(req, db, body):
+        svc = projects.get_service(db, req.path_params["name"])
+        return {"key": req.path_params["key"], "value": envvars.reveal(db, s, svc, req.path_params["key"])}
+
     async def health(request):
         return JSONResponse({"ok": True})
 
@@ -132,6 +152,10 @@ def make_api(platform) -> Starlette:
         Route("/api/services/{name}/restart", guarded(lifecycle_action("restart")), methods=["POST"]),
         Route("/api/services/{name}/deployments", guarded(list_deployments), methods=["GET"]),
         Route("/api/services/{name}/logs", guarded(runtime_logs), methods=["GET"]),
+        Route("/api/services/{name}/env", guarded(env_list), methods=["GET"]),
+        Route("/api/services/{name}/env/{key}", guarded(env_set), methods=["PUT"]),
+        Route("/api/services/{name}/env/{key}", guarded(env_unset), methods=["DELETE"]),
+        Route("/api/services/{name}/env/{key}/reveal", guarded(env_reveal), methods=["GET"]),
         Route("/api/deployments/{id:int}", guarded(get_deployment), methods=["GET"]),
     ]
     return Starlette(routes=routes)

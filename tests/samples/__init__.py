@@ -81,3 +81,23 @@ def slow_app(version: str) -> dict[str, str]:
 def ws_app(version: str) -> dict[str, str]:
     return {"Dockerfile": dockerfile(extra="RUN pip install --no-cache-dir 'websockets>=13,<16'\n"),
             "app.py": WS_APP, "version.txt": version + "\n"}
+
+
+ENV_APP = '''\
+import json, os, http.server
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(dict(os.environ), ensure_ascii=False).encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+'''
+
+
+def env_app() -> dict[str, str]:
+    return {"Dockerfile": dockerfile(), "app.py": ENV_APP}
