@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("service")
     lg.add_argument("--build", action="store_true")
 
+    cn = sub.add_parser("cancel", help="cancel a queued or running deployment")
+    cn.add_argument("deployment", type=int)
     for action in ("stop", "start", "restart", "delete"):
         sub.add_parser(action, help=f"{action} a service").add_argument("service")
     rn = sub.add_parser("rename", help="change a service's subdomain")
@@ -223,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             import docker
             from cli.base_images import ensure_all
             print(ensure_all(docker.from_env(timeout=600)))
+            return 0
+        if args.cmd == "cancel":
+            r = Api(s).post(f"/api/deployments/{args.deployment}/cancel")
+            print(f"deployment #{r['id']}: {r['status']}")
             return 0
         if args.cmd == "projects" and args.action == "create" and not args.name:
             ap.error("projects create needs a NAME")

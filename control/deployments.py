@@ -66,3 +66,30 @@ def recover_interrupted(platform, reason: str = "the worker stopped while this d
                 if svc and svc.status == ServiceStatus.BUILDING.value:
                     set_service_status(db, svc.id, ServiceStatus.RUNNING if svc.live_deployment_id else ServiceStatus.FAILED)
         return ids
+
+
+def _cancel_key(platform, dep_id: int) -> str:
+    return f"{platform.settings.redis_prefix}cancel:{dep_id}"
+
+
+def cancel_requested(platform, dep_id: int) -> bool:
+    try:
+        return bool(platform.redis.exists(_cancel_key(platform, dep_id)))
+    except Exception:
+        return False
+
+
+def cancel(platform, dep_id: int) -> str:
+    """Cancel a queued deployment at once, or ask the worker to stop a running one."""
+    with session(platform.engine) as db:
+        dep = db.get(Deployment, dep_id)
+        if dep is None:
+            from core.errors import NotFound
+            raise NotFound(f"deployment {dep_id} not found")
+        if fail(db, dep_id, "cancelled", "cancelled by a user before it started") if dep.status == DS.QUEUED.value else False:
+            return "FAILED"
+        if dep.status == DS.BUILDING.value:
+            platform.redis.set(_cancel_key(platform, dep_id), "1", ex=24 * 3600)
+            return "CANCELLING"
+        from core.errors import ValidationError
+        raise ValidationError(f"deployment #{dep_id} already finished ({dep.status}); nothing to cancel")

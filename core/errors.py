@@ -35,5 +35,5 @@ class StartError(DeployError):
     stage = "run"
 
 
-class Superseded(DeployError):
-    stage = "queue"
+class Cancelled(DeployError):
+    stage = "cancelled"

@@ -13,7 +13,7 @@ from pathlib import Path
 import docker.errors
 
 from control import deployments as ctl, envvars
-from core.errors import DeployError
+from core.errors import Cancelled, DeployError
 from core.secrets import SecretKeyError
 from edge import labels as lbl
 from edge.sync import sync as sync_edge
@@ -52,12 +52,19 @@ def deploy(platform, deployment_id: int) -> str:
     workdir = Path(tempfile.mkdtemp(prefix=f"renderlite-{svc.name}-{dep.id}-"))
     container = None
     t0 = time.monotonic()
+    cancelled = lambda: ctl.cancel_requested(platform, dep.id)  # noqa: E731
+
+    def checkpoint():
+        if cancelled():
+            raise Cancelled("cancelled by a user")
     try:
         sha = clone.run(clone.ClonePlan(svc.repo_url, svc.branch, workdir / "src", s.clone_timeout), out)
         with session(platform.engine) as db:
             ctl._transition(db, dep.id, ["BUILDING"], commit_sha=sha)
         plan = build.plan(workdir / "src", svc.root_dir, svc.dockerfile_path, tag, lbl.image_labels(ident), s.build_timeout)
-        build.run(platform.docker, plan, out)
+        checkpoint()
+        build.run(platform.docker, plan, out, cancelled)
+        checkpoint()
         with session(platform.engine) as db:
             env = envvars.decrypted(db, s, svc.id)
         out.line(f"==> Environment: {len(env)} variable(s) from the service settings" +
@@ -68,6 +75,7 @@ def deploy(platform, deployment_id: int) -> str:
                                   memory_mb=s.app_memory_mb, cpus=s.app_cpus, pids=s.app_pids)
         container = run.start(platform.docker, cplan, out)
         run.wait_healthy(container, cplan, HealthSpec.from_service(svc, s.health_timeout), out)
+        checkpoint()
         switch(platform, svc, dep.id, container.id, tag, out)
         out.line(f"==> Live at {s.service_url(svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
         with session(platform.engine) as db:

@@ -116,6 +116,9 @@ def make_api(platform) -> Starlette:
         lifecycle.delete(platform, req.path_params["name"])
         return {"deleted": req.path_params["name"]}
 
+    def cancel_deployment(req, db, body):
+        return {"id": int(req.path_params["id"]), "status": deployments.cancel(platform, int(req.path_params["id"]))}
+
     def env_list(req, db, body):
         return envvars.masked(db, projects.get_service(db, req.path_params["name"]))
 
@@ -156,6 +159,7 @@ def make_api(platform) -> Starlette:
         Route("/api/services/{name}/env/{key}", guarded(env_set), methods=["PUT"]),
         Route("/api/services/{name}/env/{key}", guarded(env_unset), methods=["DELETE"]),
         Route("/api/services/{name}/env/{key}/reveal", guarded(env_reveal), methods=["GET"]),
+        Route("/api/deployments/{id:int}/cancel", guarded(cancel_deployment), methods=["POST"]),
         Route("/api/deployments/{id:int}", guarded(get_deployment), methods=["GET"]),
     ]
     return Starlette(routes=routes)
