@@ -1,0 +1,51 @@
+"""Build limits against the real Docker engine: a build that sleeps past its limit is stopped
+(its RUN container killed), and a cancelled build stops within seconds."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core.errors import BuildError, Cancelled
+from jobs import build
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def line(self, text):
+        self.lines.append(text)
+
+
+def sleeper(tmp_path, base_images):
+    (tmp_path / "Dockerfile").write_text(f"FROM {base_images['python']}\nRUN echo started && sleep 120\n")
+    return build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/sleeper:1",
+                           labels={"renderlite.instance": "test"}, timeout=4)
+
+
+def running_build_containers(docker_client):
+    return [c for c in docker_client.containers.list() if "sleep 120" in " ".join(c.attrs["Config"].get("Cmd") or [])]
+
+
+def test_build_past_its_limit_is_stopped(tmp_path, docker_client, base_images):
+    t = time.monotonic()
+    with pytest.raises(BuildError, match=r"build exceeded 4 s at step 2/2 \(RUN echo started && sleep 120\)"):
+        build.run(docker_client, sleeper(tmp_path, base_images), Log())
+    assert time.monotonic() - t < 15
+    time.sleep(2)
+    assert running_build_containers(docker_client) == []
+
+
+def test_cancel_stops_a_running_build(tmp_path, docker_client, base_images):
+    plan = sleeper(tmp_path, base_images)
+    plan = build.BuildPlan(**{**plan.__dict__, "timeout": 300})
+    flag = threading.Event()
+    threading.Timer(3, flag.set).start()
+    t = time.monotonic()
+    with pytest.raises(Cancelled):
+        build.run(docker_client, plan, Log(), cancelled=flag.is_set)
+    assert time.monotonic() - t < 15
+    time.sleep(2)
+    assert running_build_containers(docker_client) == []
