@@ -31,7 +31,7 @@ def running_build_containers(docker_client):
 
 def test_build_past_its_limit_is_stopped(tmp_path, docker_client, base_images):
     t = time.monotonic()
-    with pytest.raises(BuildError, match=r"build exceeded 4 s at step 2/2 \(RUN echo started && sleep 120\)"):
+    with pytest.raises(BuildError, match=r"build exceeded 4 s at step 2/\d \(RUN echo started && sleep 120\)"):
         build.run(docker_client, sleeper(tmp_path, base_images), Log())
     assert time.monotonic() - t < 15
     time.sleep(2)
