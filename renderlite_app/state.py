@@ -67,6 +67,17 @@ def _deployment_row(d) -> dict[str, str]:
             "created": (v["created_at"] or "")[:19].replace("T", " "), "failure": failure}
 
 
+def _runtime_tail(container_id: str) -> str:
+    """The live container's last lines. Blocking Docker call: run it in a thread, outside the state lock."""
+    if not container_id:
+        return "(no running container: deploy the service first)"
+    try:
+        c = platform().docker.containers.get(container_id)
+        return c.logs(tail=RUNTIME_TAIL).decode("utf-8", "replace") or "(the container has printed nothing yet)"
+    except Exception as e:  # noqa: BLE001 - Docker missing or container gone
+        return f"(runtime logs unavailable: {type(e).__name__}: {e})"
+
+
 def _route_name(state: rx.State) -> str:
     """The [name] segment of /projects/[name] or /services/[name], as the browser sent it."""
     return str(state.router.url.path or "").rstrip("/").rsplit("/", 1)[-1].strip().lower()
@@ -227,16 +238,22 @@ class ServiceState(AuthState):
         with _db() as db:
             svc = _by_name(db, Service, self._ref, "service")
             self._service_id = svc.id
-            self.service = {k: str(v if v is not None else "") for k, v in views.service(svc, settings).items()}
-            self.service["detail"] = str(getattr(svc, "status_detail", None) or "")
-            self.project_name = ctl.get_project(db, svc.project_id).name
+            info = {k: str(v if v is not None else "") for k, v in views.service(svc, settings).items()}
+            info["detail"] = str(getattr(svc, "status_detail", None) or "")
             deps = ctl.list_deployments(db, svc.id)
-            self.deployments = [_deployment_row(d) for d in deps]
-            self.latest_status = deps[0].status if deps else ""
+            # Assign only what changed: every assignment is pushed to the browser.
+            self._put(service=info, project_name=ctl.get_project(db, svc.project_id).name,
+                      deployments=[_deployment_row(d) for d in deps],
+                      latest_status=deps[0].status if deps else "")
             live = ctl.get_deployment(db, svc.live_deployment_id) if svc.live_deployment_id else None
             self._container_id = (live.container_id or "") if live else ""
             if not self.selected_id and deps:
                 self._select(deps[0].id)
+
+    def _put(self, **values) -> None:
+        for name, value in values.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
 
     def _select(self, dep_id: int) -> None:
         self.selected_id, self.selected_status = dep_id, ""
@@ -249,7 +266,7 @@ class ServiceState(AuthState):
         p = platform()
         with _db() as db:
             d = ctl.get_deployment(db, self.selected_id)
-        self.selected_status = d.status
+        self._put(selected_status=d.status)
         if d.status in FINISHED and d.log:
             lines = d.log.splitlines()
             self._log_lines, self._log_next = lines[-LOG_MAX_LINES:], len(lines)
@@ -259,17 +276,7 @@ class ServiceState(AuthState):
                 return
             self._log_next += len(new)
             self._log_lines = (self._log_lines + new)[-LOG_MAX_LINES:]
-        self.build_log = "\n".join(self._log_lines)
-
-    def _runtime_tail(self, container_id: str) -> str:
-        """Blocking Docker call: run it in a thread, outside the state lock."""
-        if not container_id:
-            return "(no running container: deploy the service first)"
-        try:
-            c = platform().docker.containers.get(container_id)
-            return c.logs(tail=RUNTIME_TAIL).decode("utf-8", "replace") or "(the container has printed nothing yet)"
-        except Exception as e:  # noqa: BLE001 - Docker missing or container gone
-            return f"(runtime logs unavailable: {type(e).__name__}: {e})"
+        self._put(build_log="\n".join(self._log_lines))
 
     def _still_here(self) -> bool:
         return str(self.router.url.path or "").rstrip("/") == f"/services/{self._ref}" and _client_connected(self)
@@ -328,8 +335,12 @@ class ServiceState(AuthState):
         async with self:
             if not self._allowed():
                 return self._deny()
+            try:
+                self._refresh()  # the live container may have changed since the page loaded
+            except Exception as e:  # noqa: BLE001
+                return self._fail(e)
             cid = self._container_id
-        text = await asyncio.to_thread(self._runtime_tail, cid)
+        text = await asyncio.to_thread(_runtime_tail, cid)
         async with self:
             self.runtime_log = text
 
@@ -361,9 +372,9 @@ class ServiceState(AuthState):
                     fetch = done or tick % 5 == 0
                     cid = self._container_id
                 if fetch:
-                    text = await asyncio.to_thread(self._runtime_tail, cid)
+                    text = await asyncio.to_thread(_runtime_tail, cid)
                     async with self:
-                        self.runtime_log = text
+                        self._put(runtime_log=text)
                 if done:
                     return
                 tick += 1
