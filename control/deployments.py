@@ -5,10 +5,15 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from core.errors import RenderLiteError
 from jobs.queue import enqueue_deploy
 from models.db import session
 from models.tables import Deployment, DeploymentStatus as DS, Service, ServiceStatus, utcnow
 from control.projects import get_service
+
+
+class QueueUnavailable(RenderLiteError):
+    pass
 
 
 def request_deploy(platform, service_ref: str | int) -> Deployment:
@@ -18,8 +23,24 @@ def request_deploy(platform, service_ref: str | int) -> Deployment:
         db.add(dep)
         db.commit()
         db.refresh(dep)
-    enqueue_deploy(platform.broker, dep.id)
+    try:
+        enqueue_deploy(platform.broker, dep.id)
+    except Exception as e:  # Redis down: say so, and leave no deployment QUEUED forever
+        reason = f"could not queue the deployment: Redis is unreachable ({type(e).__name__}); start Redis and deploy again"
+        with session(platform.engine) as db:
+            fail(db, dep.id, "queue", reason)
+        raise QueueUnavailable(reason) from None
     return dep
+
+
+def requeue_waiting(platform) -> list[int]:
+    """Send again the messages of QUEUED deployments (Redis may have lost them in a restart).
+    A duplicate message is harmless: the worker only runs a deployment that is still QUEUED."""
+    with session(platform.engine) as db:
+        ids = [d.id for d in db.exec(select(Deployment).where(Deployment.status == DS.QUEUED.value)).all()]
+    for dep_id in ids:
+        enqueue_deploy(platform.broker, dep_id)
+    return ids
 
 
 def _transition(db: Session, dep_id: int, frm: list[str], **values) -> bool:

@@ -27,8 +27,10 @@ def list_projects(db: Session) -> list[Project]:
 
 
 def get_project(db: Session, ref: str | int) -> Project:
-    q = select(Project).where(Project.id == int(ref)) if str(ref).isdigit() else select(Project).where(Project.name == str(ref).strip().lower())
-    p = db.exec(q).first()
+    """By name first (names may be all digits), then by id."""
+    p = db.exec(select(Project).where(Project.name == str(ref).strip().lower())).first()
+    if p is None and str(ref).isdigit():
+        p = db.get(Project, int(ref))
     if not p:
         raise NotFound(f"project '{ref}' not found; list projects with `./renderlite projects list`")
     return p
@@ -79,8 +81,10 @@ def list_services(db: Session, project: str | None = None) -> list[Service]:
 
 
 def get_service(db: Session, ref: str | int) -> Service:
-    q = select(Service).where(Service.id == int(ref)) if str(ref).isdigit() else select(Service).where(Service.name == str(ref).strip().lower())
-    s = db.exec(q).first()
+    """By name first (names may be all digits), then by id."""
+    s = db.exec(select(Service).where(Service.name == str(ref).strip().lower())).first()
+    if s is None and str(ref).isdigit():
+        s = db.get(Service, int(ref))
     if not s:
         raise NotFound(f"service '{ref}' not found; list services with `./renderlite services list`")
     return s

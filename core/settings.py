@@ -25,6 +25,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number; set it to e.g. {default}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than 0")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -111,6 +124,7 @@ class Settings:
             drain_seconds=_int(env, "RENDERLITE_DRAIN_SECONDS", 2),
             app_memory_mb=_int(env, "RENDERLITE_APP_MEMORY_MB", 512),
             app_pids=_int(env, "RENDERLITE_APP_PIDS", 256),
+            app_cpus=_float(env, "RENDERLITE_APP_CPUS", 1.0),
             keep_images=_int(env, "RENDERLITE_KEEP_IMAGES", 3),
             base_images=base_images,
             secret_key=env.get("RENDERLITE_SECRET_KEY") or None,

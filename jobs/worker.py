@@ -9,7 +9,7 @@ import logging
 import dramatiq
 import redis
 
-from control.deployments import recover_interrupted
+from control.deployments import recover_interrupted, requeue_waiting
 from core.wiring import build
 from jobs import pipeline
 from jobs.queue import DEPLOY_ACTOR, QUEUE, enqueue_deploy
@@ -49,3 +49,6 @@ dramatiq.actor(deploy, actor_name=DEPLOY_ACTOR, queue_name=QUEUE, broker=broker,
 
 for dep_id in recover_interrupted(platform):
     logging.getLogger("renderlite.worker").warning("deployment %s was interrupted; marked FAILED", dep_id)
+
+for dep_id in requeue_waiting(platform):
+    logging.getLogger("renderlite.worker").info("deployment %s was waiting in the queue; message sent again", dep_id)

@@ -6,6 +6,8 @@ Typed errors become HTTP codes here and only here.
 from __future__ import annotations
 
 import docker.errors
+import logging
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +18,8 @@ from control import auth, deployments, envvars, lifecycle, projects, views
 from core.errors import NotFound, RenderLiteError, ValidationError
 from jobs.progress import read_lines
 from models.db import session
+
+log = logging.getLogger("renderlite.api")
 
 
 def make_api(platform) -> Starlette:
@@ -46,8 +50,13 @@ def make_api(platform) -> Starlette:
                 return JSONResponse({"error": str(e)}, status_code=404)
             except lifecycle.Busy as e:
                 return JSONResponse({"error": str(e)}, status_code=409)
+            except deployments.QueueUnavailable as e:
+                return JSONResponse({"error": str(e)}, status_code=503)
             except RenderLiteError as e:
                 return JSONResponse({"error": str(e)}, status_code=400)
+            except Exception:
+                log.exception("API %s %s failed", request.method, request.url.path)
+                return JSONResponse({"error": "internal error in RenderLite; see the web process log"}, status_code=500)
         return endpoint
 
     def list_projects(req, db, body):
