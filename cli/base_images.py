@@ -3,11 +3,18 @@
 debootstrap a minimal Debian from the apt mirror this host already uses, `docker import` it,
 then layer Debian's python3 or nodejs on top. Images are cached by tag.
 Point RENDERLITE_BASE_IMAGE_<RUNTIME> at them; test sample apps start FROM them.
+
+The host's own extra CA certificates (/usr/local/share/ca-certificates, e.g. a company's
+TLS-inspecting proxy) are copied into the images, so `pip install` and `npm install` inside a
+build trust the same servers the host trusts. The images carry a label with the certificates'
+hash; when the host's certificates change, the images are rebuilt.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+import tarfile
 import shutil
 import subprocess
 import tempfile
@@ -19,12 +26,46 @@ NODE = "renderlite-base/node:18"
 
 APT = ("RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {pkgs} "
        "&& rm -rf /var/lib/apt/lists/*")
+HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
+CA_LABEL = "renderlite.ca-sha"
+# Debian's pip and requests read the system bundle; Node needs to be told.
+TRUST = ("COPY ca/ /usr/local/share/ca-certificates/\nRUN update-ca-certificates >/dev/null\n"
+         "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n")
 LAYERS = {
-    PYTHON: "FROM {base}\n" + APT.format(pkgs="python3 python3-pip python3-venv ca-certificates") + "\n"
+    PYTHON: "FROM {base}\n" + APT.format(pkgs="python3 python3-pip python3-venv ca-certificates") + "\n" + TRUST +
             "RUN ln -sf /usr/bin/python3 /usr/local/bin/python && ln -sf /usr/bin/pip3 /usr/local/bin/pip\n"
             "ENV PIP_BREAK_SYSTEM_PACKAGES=1 PYTHONUNBUFFERED=1\n",
-    NODE: "FROM {base}\n" + APT.format(pkgs="nodejs npm ca-certificates") + "\n",
+    NODE: "FROM {base}\n" + APT.format(pkgs="nodejs npm ca-certificates") + "\n" + TRUST,
 }
+
+
+def host_cas() -> dict[str, bytes]:
+    """The host's extra CA certificates, by file name (sorted, so the hash is stable)."""
+    try:
+        return {p.name: p.read_bytes() for p in sorted(HOST_CA_DIR.glob("*.crt")) if p.is_file()}
+    except OSError:
+        return {}
+
+
+def ca_sha(cas: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name, data in cas.items():
+        h.update(name.encode() + b"\0" + data + b"\0")
+    return h.hexdigest()[:16]
+
+
+def build_context(dockerfile: str, cas: dict[str, bytes]) -> io.BytesIO:
+    """A tar build context: the Dockerfile plus ca/<name>.crt for each host certificate."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        files = {"Dockerfile": dockerfile.encode(), "ca/.keep": b""}
+        files.update({f"ca/{name}": data for name, data in cas.items()})
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
 
 
 def mirror() -> str:
@@ -42,13 +83,14 @@ def mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def has(client, tag: str) -> bool:
+def has(client, tag: str, label: str | None = None) -> bool:
+    """The image exists (and, if ``label`` is given, carries that CA hash)."""
     import docker.errors
     try:
-        client.images.get(tag)
-        return True
+        img = client.images.get(tag)
     except docker.errors.ImageNotFound:
         return False
+    return label is None or (img.labels or {}).get(CA_LABEL) == label
 
 
 def debian(client, log=print) -> str:
@@ -68,12 +110,14 @@ def debian(client, log=print) -> str:
 
 
 def layered(client, tag: str, log=print) -> str:
-    if has(client, tag):
+    cas = host_cas()
+    sha = ca_sha(cas)
+    if has(client, tag, sha):
         return tag
     base = debian(client, log)
-    log(f"building {tag} from {base}")
-    dockerfile = LAYERS[tag].format(base=base).encode()
-    client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True, pull=False)
+    log(f"building {tag} from {base} (with {len(cas)} CA certificate(s) from {HOST_CA_DIR})")
+    client.images.build(fileobj=build_context(LAYERS[tag].format(base=base), cas), custom_context=True,
+                        tag=tag, rm=True, pull=False, labels={CA_LABEL: sha})
     return tag
 
 

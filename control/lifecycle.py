@@ -67,8 +67,10 @@ def stop(platform, ref) -> Service:
         svc = get_service(db, ref)
     with service_lock(platform, svc.id):
         c = live_container(platform, svc)
-        c.stop(timeout=10)
+        # Record the intent first: the status watcher sees the container exit and must read
+        # "stopped by a user", not a crash.
         svc = _set(platform, svc.id, status=ServiceStatus.STOPPED.value, status_detail="stopped by a user")
+        c.stop(timeout=10)
         sync_edge(platform)
         return svc
 
@@ -90,16 +92,21 @@ def _start_and_check(platform, svc: Service, action) -> Service:
         return svc
 
 
+def _rearm(c) -> None:
+    """A crash loop that RenderLite stopped set the restart policy to "no"; a user's start re-arms it."""
+    c.update(restart_policy={"Name": "unless-stopped", "MaximumRetryCount": 0})
+
+
 def start(platform, ref) -> Service:
     with session(platform.engine) as db:
         svc = get_service(db, ref)
-    return _start_and_check(platform, svc, lambda c: c.start())
+    return _start_and_check(platform, svc, lambda c: (_rearm(c), c.start()))
 
 
 def restart(platform, ref) -> Service:
     with session(platform.engine) as db:
         svc = get_service(db, ref)
-    return _start_and_check(platform, svc, lambda c: c.restart(timeout=10))
+    return _start_and_check(platform, svc, lambda c: (_rearm(c), c.restart(timeout=10)))
 
 
 def rename_subdomain(platform, ref, subdomain: str) -> Service:

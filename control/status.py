@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 import docker.errors
+from sqlalchemy import update
 from sqlmodel import select
 
 from models.db import session
@@ -29,6 +30,7 @@ class Observed:
     exit_code: int | None
     restarts: int
     logs: str
+    gave_up: bool = False   # Docker's restart policy is already "no": RenderLite stopped the loop
 
 
 def observe(client, container_id: str | None) -> Observed:
@@ -43,8 +45,9 @@ def observe(client, container_id: str | None) -> Observed:
             logs = c.logs(tail=15).decode("utf-8", "replace").rstrip()
         except docker.errors.APIError:
             pass
+    policy = (c.attrs.get("HostConfig", {}).get("RestartPolicy") or {}).get("Name") or "no"
     return Observed(True, bool(st.get("Running")) and not st.get("Restarting"), bool(st.get("Restarting")),
-                    st.get("ExitCode"), int(c.attrs.get("RestartCount", 0) or 0), logs)
+                    st.get("ExitCode"), int(c.attrs.get("RestartCount", 0) or 0), logs, gave_up=policy == "no")
 
 
 def judge(current: str, seen: Observed) -> tuple[str, str | None]:
@@ -57,29 +60,38 @@ def judge(current: str, seen: Observed) -> tuple[str, str | None]:
         return ServiceStatus.RUNNING.value, None
     out = f" Last output:\n{seen.logs}" if seen.logs else ""
     if seen.restarting or seen.restarts:
+        stopped = " RenderLite stopped restarting it; fix the app and deploy again, or press Start." if seen.gave_up else ""
         return (ServiceStatus.CRASHED.value,
-                f"the app keeps exiting (code {seen.exit_code}, restarted {seen.restarts} times).{out}")
+                f"the app keeps exiting (code {seen.exit_code}, restarted {seen.restarts} times).{stopped}{out}")
     return ServiceStatus.CRASHED.value, f"the app stopped (exit code {seen.exit_code}).{out}"
 
 
 def reconcile(platform) -> list[str]:
-    """Update statuses; stop crash-looping containers. Returns the names of services that changed."""
+    """Update statuses; stop crash-looping containers. Returns the names of services that changed.
+
+    Each write is a compare-and-set on the status this pass read, so a user's stop, or a deploy
+    that started meanwhile, is never overwritten by an observation made before it."""
     changed = []
     with session(platform.engine) as db:
         services = db.exec(select(Service).where(Service.live_deployment_id.is_not(None))).all()
-        for svc in services:
-            dep = db.get(Deployment, svc.live_deployment_id)
-            seen = observe(platform.docker, dep.container_id if dep else None)
-            if seen.restarts >= MAX_RESTARTS and (seen.restarting or not seen.running):
-                _give_up(platform.docker, dep.container_id)
-            status, detail = judge(svc.status, seen)
-            if (status, detail) != (svc.status, svc.status_detail) and svc.status != ServiceStatus.BUILDING.value:
-                if svc.status != status:
-                    log.info("service %s: %s -> %s", svc.name, svc.status, status)
-                    changed.append(svc.name)
-                svc.status, svc.status_detail = status, detail
-                db.add(svc)
-        db.commit()
+        deps = {d.id: d for d in db.exec(select(Deployment).where(
+            Deployment.id.in_([s.live_deployment_id for s in services]))).all()} if services else {}
+    for svc in services:
+        dep = deps.get(svc.live_deployment_id)
+        seen = observe(platform.docker, dep.container_id if dep else None)
+        if seen.restarts >= MAX_RESTARTS and (seen.restarting or not seen.running) and not seen.gave_up:
+            _give_up(platform.docker, dep.container_id)
+        status, detail = judge(svc.status, seen)
+        if (status, detail) == (svc.status, svc.status_detail) or svc.status == ServiceStatus.BUILDING.value:
+            continue
+        with session(platform.engine) as db:
+            res = db.exec(update(Service).where(Service.id == svc.id, Service.status == svc.status,
+                                                Service.live_deployment_id == svc.live_deployment_id)
+                          .values(status=status, status_detail=detail))
+            db.commit()
+        if res.rowcount == 1 and svc.status != status:
+            log.info("service %s: %s -> %s", svc.name, svc.status, status)
+            changed.append(svc.name)
     return changed
 
 

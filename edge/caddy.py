@@ -17,7 +17,7 @@ def config(routes: list[Route], edge_port: int, admin: str) -> dict:
     for r in routes:
         if r.upstream:
             handle = [{"handler": "reverse_proxy", "upstreams": [{"dial": r.upstream}],
-                       "flush_interval": -1}]
+                       }]
         else:
             handle = [{"handler": "static_response", "status_code": 503,
                        "headers": {"Content-Type": ["text/plain; charset=utf-8"], "Retry-After": ["5"]},

@@ -33,7 +33,8 @@ def probe(ip: str, port: int, spec: HealthSpec) -> str | None:
                 return None
             s.settimeout(spec.timeout)
             path = spec.path or "/"
-            s.sendall(f"GET {path} HTTP/1.0\r\nHost: health.renderlite\r\nUser-Agent: renderlite-health\r\n\r\n".encode())
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: health.renderlite\r\nUser-Agent: renderlite-health\r\n"
+                      "Connection: close\r\n\r\n".encode())
             head = b""
             while b"\r\n" not in head and len(head) < 256:
                 chunk = s.recv(256)

@@ -62,20 +62,32 @@ def tail(container, lines: int = 20) -> str:
         return ""
 
 
+# Docker's embedded DNS server listens inside every container on a user-defined network, on
+# 127.0.0.11 and a random port: it is not the app.
+DOCKER_DNS = "127.0.0.11"
+
+
 def listening(pid: int) -> list[tuple[str, int]]:
-    """The TCP sockets the container's processes listen on, read from its network namespace."""
-    found = []
-    for name, v6 in (("tcp", False), ("tcp6", True)):
+    """The TCP sockets the app listens on, read from its network namespace (Docker's DNS left out)."""
+    tables = {}
+    for name in ("tcp", "tcp6"):
         try:
-            rows = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+            tables[name] = Path(f"/proc/{pid}/net/{name}").read_text()
         except OSError:
-            continue
-        for row in rows:
+            tables[name] = ""
+    return parse_listeners(tables["tcp"], tables["tcp6"])
+
+
+def parse_listeners(tcp: str, tcp6: str) -> list[tuple[str, int]]:
+    """Pure: (address, port) of the LISTEN rows of /proc/net/tcp and /proc/net/tcp6."""
+    found = []
+    for text, v6 in ((tcp, False), (tcp6, True)):
+        for row in text.splitlines()[1:]:
             cols = row.split()
             if len(cols) > 3 and cols[3] == "0A":  # LISTEN
                 addr, port = cols[1].split(":")
                 found.append((_addr(addr, v6), int(port, 16)))
-    return sorted(set(found))
+    return sorted({(a, p) for a, p in found if a != DOCKER_DNS})
 
 
 def _addr(hexaddr: str, v6: bool) -> str:
@@ -86,7 +98,11 @@ def _addr(hexaddr: str, v6: bool) -> str:
 
 
 def diagnose_port(pid: int, port: int) -> str:
-    socks = listening(pid) if pid else []
+    return explain_listeners(listening(pid) if pid else [], port)
+
+
+def explain_listeners(socks: list[tuple[str, int]], port: int) -> str:
+    """Pure: why the health check on ``port`` fails, given what the app listens on."""
     if not socks:
         return f"the app is not listening on any TCP port; make it listen on 0.0.0.0:$PORT (PORT={port})"
     ours = [a for a, p in socks if p == port]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -21,6 +22,15 @@ def create_service(api, project, git_server, name, files, **extra) -> str:
 
 def deploy(api, name) -> dict:
     return wait_deploy(api, api.post(f"/api/services/{name}/deploy")["id"])
+
+
+def wait_until(check, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.25)
+    return check()
 
 
 def app_containers(docker_client, name):
@@ -54,8 +64,9 @@ def test_deploy_redeploy_and_old_container_gone(api, project, git_server, platfo
     assert d2["status"] == "SUCCESS", d2["failure_reason"]
     assert d2["commit_sha"] != d1["commit_sha"]
     assert edge_get(platform_up, "hello").text == "hello from v2\n"
-    names = [c.name for c in app_containers(docker_client, "hello")]
-    assert names == [f"rl-test-hello-{d2['id']}"]
+    # The old container serves in-flight requests for the drain period, then it is removed.
+    assert wait_until(lambda: [c.name for c in app_containers(docker_client, "hello")] == [f"rl-test-hello-{d2['id']}"],
+                      platform_up.drain_seconds + 20), [c.name for c in app_containers(docker_client, "hello")]
     log = api.get(f"/api/deployments/{d2['id']}")["log_lines"]
     assert any("Step" in line for line in log), "build output streams into the deployment log"
 

@@ -144,3 +144,26 @@ def test_settings_fail_fast_naming_the_variable(env, needle):
 def test_settings_defaults_to_sqlite_and_normalises_postgres(tmp_path):
     assert Settings.from_env({"RENDERLITE_DATA_DIR": str(tmp_path)}).database_url == f"sqlite:///{tmp_path}/renderlite.db"
     assert Settings.from_env({"DATABASE_URL": "postgres://u@h/d"}).database_url == "postgresql+psycopg://u@h/d"
+
+
+# /proc/net/tcp rows as the kernel prints them (little-endian hex address, hex port, state 0A = LISTEN).
+PROC_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+DOCKER_DNS_ROW = "   0: 0B00007F:9969 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+
+
+@pytest.mark.parametrize("rows,port,expected", [
+    # Only Docker's embedded DNS (127.0.0.11:random) listens: the app itself listens nowhere.
+    ([DOCKER_DNS_ROW], 3000, "not listening on any TCP port"),
+    ([DOCKER_DNS_ROW, "   1: 0100007F:0BB8 00000000:0000 0A 0 0 0 0 0 2 1\n"], 3000, "listens on 127.0.0.1:3000"),
+    ([DOCKER_DNS_ROW, "   1: 00000000:1388 00000000:0000 0A 0 0 0 0 0 2 1\n"], 3000,
+     "listens on 0.0.0.0:5000, not on port 3000; set the service's port to 5000"),
+    (["   1: 00000000:0BB8 00000000:0000 0A 0 0 0 0 0 2 1\n"], 3000, "does not answer HTTP"),
+    # An established connection (state 01) is not a listener.
+    (["   1: 00000000:1388 0200000A:D431 01 0 0 0 0 0 2 1\n"], 3000, "not listening on any TCP port"),
+])
+def test_port_diagnosis_ignores_docker_dns(rows, port, expected):
+    from jobs.run import explain_listeners, parse_listeners
+
+    socks = parse_listeners(PROC_HEADER + "".join(rows), PROC_HEADER)
+    assert ("127.0.0.11", 0x9969) not in socks
+    assert expected in explain_listeners(socks, port)

@@ -104,3 +104,31 @@ def test_websocket_keeps_working_across_a_redeploy(api, project, git_server, pla
     with connect(ws_url, additional_headers={"Host": "wsecho.localhost"}, open_timeout=5) as ws:
         ws.send("new")
         assert ws.recv(timeout=5) == "v2:new"
+
+
+def test_in_flight_request_survives_another_services_deploy(api, project, git_server, platform_up):
+    """Every deploy changes the edge's route table. A long request to another service that is in
+    flight at that moment must still get its answer (a reload of the edge must not cut it)."""
+    for name in ("longreq", "neighbour"):
+        url = git_server.create(name, samples.python_app(name))
+        api.post("/api/services", {"project": project, "name": name, "repo_url": url})
+    assert wait_deploy(api, api.post("/api/services/longreq/deploy")["id"])["status"] == "SUCCESS"
+
+    result: dict = {}
+
+    def slow_request():
+        try:
+            r = httpx.get(f"http://127.0.0.1:{platform_up.edge_port}/sleep/25",
+                          headers={"Host": "longreq.localhost"}, timeout=60)
+            result["answer"] = (r.status_code, r.text)
+        except httpx.HTTPError as e:
+            result["answer"] = repr(e)
+
+    t = threading.Thread(target=slow_request)
+    t.start()
+    time.sleep(1)
+    d = wait_deploy(api, api.post("/api/services/neighbour/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert t.is_alive(), "the neighbour's deploy (and its route change) happened while the request was in flight"
+    t.join(60)
+    assert result["answer"] == (200, "hello from longreq\n")

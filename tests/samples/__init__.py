@@ -4,12 +4,14 @@ from __future__ import annotations
 PY_BASE = "renderlite-base/python:3.11"
 
 HTTP_APP = '''\
-import os, http.server
+import os, time, http.server
 VERSION = open("version.txt").read().strip()
 HOST = os.environ.get("BIND", "0.0.0.0")
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path.startswith("/sleep/"):   # a slow request: /sleep/<seconds>
+            time.sleep(float(self.path.rsplit("/", 1)[1]))
         body = f"hello from {VERSION}\\n".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")

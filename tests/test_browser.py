@@ -1,0 +1,63 @@
+"""The dashboard in a real browser (Playwright driving Debian's Chromium): sign in, create a
+project and a service, press Deploy, watch the live log reach SUCCESS, open the live URL."""
+from __future__ import annotations
+
+import pytest
+
+from tests import samples
+
+pytestmark = pytest.mark.e2e
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def page(platform_up):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.set_default_timeout(20000)
+        yield page
+        browser.close()
+
+
+def test_create_deploy_and_open_live_url(page, api, platform_up, git_server):
+    from playwright.sync_api import expect
+
+    repo = git_server.create("clicked", samples.python_app("clicked in a browser"))
+    base = platform_up.web_url
+    page.goto(base + "/")
+    page.wait_for_url("**/login")
+    page.fill("#token-input", "not-the-token")
+    page.click("#login-button")
+    expect(page.locator("#error-message")).to_be_visible()
+    page.fill("#token-input", api.token)
+    page.click("#login-button")
+
+    page.fill("#project-name-input", "browser")
+    page.click("#create-project-button")
+    page.get_by_role("link", name="browser", exact=True).click()
+    page.wait_for_url("**/projects/browser")
+
+    page.fill("#service-name-input", "clicked")
+    page.fill("#repo-url-input", "file:///etc/passwd")
+    page.click("#create-service-button")
+    expect(page.locator("#error-message")).to_contain_text("file://")
+    page.fill("#repo-url-input", repo)
+    page.click("#create-service-button")
+    page.get_by_role("link", name="clicked", exact=True).click()
+    page.wait_for_url("**/services/clicked")
+
+    page.click("#deploy-button")
+    expect(page.locator("#build-log")).to_contain_text("Cloning", timeout=30000)
+    expect(page.locator("#deployment-status")).to_have_text("SUCCESS", timeout=180000)
+    expect(page.locator("#build-log")).to_contain_text("Live at")
+    link = page.locator("#live-url")
+    assert link.get_attribute("href") == "http://clicked.localhost:18080"
+    with page.context.expect_page() as new_tab:
+        link.click()
+    app = new_tab.value
+    app.wait_for_load_state()
+    assert "hello from clicked in a browser" in app.content()
+    assert api.token not in page.content()
