@@ -73,7 +73,7 @@ def main() -> int:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rl-bench-"))
     env = dict(os.environ, RENDERLITE_DATA_DIR=str(tmp / "data"), RENDERLITE_INSTANCE="bench",
-               RENDERLITE_EDGE_PORT="28081", RENDERLITE_WEB_PORT="23001", RENDERLITE_CADDY_ADMIN="127.0.0.1:22020",
+               RENDERLITE_EDGE_PORT="28081", RENDERLITE_WEB_PORT="23001", RENDERLITE_CADDY_ADMIN="127.0.0.1:22020", RENDERLITE_EDGE_AGENT="127.0.0.1:28053",
                REDIS_URL="redis://127.0.0.1:6379/13", RENDERLITE_DRAIN_SECONDS="0")
     env.pop("DATABASE_URL", None)
     settings = Settings.from_env(env)

@@ -72,7 +72,7 @@ def up(s: Settings, detach: bool = False) -> int:
         down(s, quiet=True)
     migrate(s)
     token = ensure_token(s)
-    (s.data_dir / "caddy-initial.json").write_text(json.dumps(caddy.config([], s.edge_port, s.caddy_admin)))
+    (s.data_dir / "caddy-initial.json").write_text(json.dumps(caddy.config(s)))
     env = child_env(s)
     procs: dict[str, subprocess.Popen] = {}
     for name, argv in commands(s).items():
@@ -138,16 +138,22 @@ def _alive(pid: int) -> bool:
 
 
 def edge_watch(s: Settings) -> int:
-    """Keep statuses and the edge's routes equal to what runs: at start, on Docker events, every 5 s."""
+    """The edge agent (DNS + status pages for Caddy), and keeping statuses and the route table
+    equal to what runs: at start, on Docker events, and every 5 s."""
     import threading
 
     from control.status import reconcile
     from core.wiring import build
+    from edge import caddy
+    from edge.agent import EdgeAgent
     from edge.labels import selector
     from edge.sync import sync
+    from edge.table import Table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     platform = build(s)
+    EdgeAgent(Table(s.routes_file), s.instance, s.domain, s.edge_agent).start()
     wake = threading.Event()
 
     def events():
@@ -164,6 +170,8 @@ def edge_watch(s: Settings) -> int:
         try:
             reconcile(platform)
             sync(platform)
+            if s.edge == "caddy":
+                caddy.ensure(caddy.config(s), s.caddy_admin)   # Caddy may have restarted
         except Exception as e:
             log.warning("edge sync failed (will retry): %s", e)
             wake.wait(2)
@@ -171,3 +179,4 @@ def edge_watch(s: Settings) -> int:
             continue
         wake.wait(5)
         wake.clear()
+        time.sleep(0.2)   # a burst of Docker events makes one pass, not many

@@ -6,6 +6,7 @@ ends by recomputing the edge's routes from the database and Docker.
 from __future__ import annotations
 
 import contextlib
+import time
 
 import docker.errors
 import redis
@@ -13,6 +14,7 @@ from sqlmodel import delete as sql_delete, select
 
 from control.projects import get_service
 from core.errors import NotFound, RenderLiteError, ValidationError
+from edge import caddy
 from edge.labels import selector
 from edge.sync import sync as sync_edge
 from jobs.health import HealthSpec
@@ -118,6 +120,7 @@ def rename_subdomain(platform, ref, subdomain: str) -> Service:
             raise ValidationError(f"subdomain '{new}' is taken by service '{taken.name}'; pick another")
     svc = _set(platform, svc.id, subdomain=new)
     sync_edge(platform)
+    time.sleep(caddy.REFRESH_S + 0.2)   # the edge caches DNS answers this long: on return the old name is gone
     return svc
 
 

@@ -38,6 +38,14 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _hostport(env: dict[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip()
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"{name}={raw!r} must be host:port, e.g. {default}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -47,6 +55,7 @@ class Settings:
     edge_port: int = 8080
     web_port: int = 3000
     caddy_admin: str = "127.0.0.1:2019"
+    edge_agent: str = "127.0.0.1:8053"
     edge: str = "caddy"
     instance: str = "default"
     apps_network: str = "renderlite-apps"
@@ -68,6 +77,10 @@ class Settings:
     @property
     def token_file(self) -> Path:
         return self.data_dir / "admin_token"
+
+    @property
+    def routes_file(self) -> Path:
+        return self.data_dir / "routes.json"
 
     @property
     def redis_prefix(self) -> str:
@@ -115,7 +128,8 @@ class Settings:
             domain=domain,
             edge_port=_int(env, "RENDERLITE_EDGE_PORT", 8080),
             web_port=_int(env, "RENDERLITE_WEB_PORT", 3000),
-            caddy_admin=env.get("RENDERLITE_CADDY_ADMIN", "127.0.0.1:2019"),
+            caddy_admin=_hostport(env, "RENDERLITE_CADDY_ADMIN", "127.0.0.1:2019"),
+            edge_agent=_hostport(env, "RENDERLITE_EDGE_AGENT", "127.0.0.1:8053"),
             instance=instance,
             apps_network=env.get("RENDERLITE_APPS_NETWORK", f"renderlite-{instance}-apps"),
             clone_timeout=_int(env, "RENDERLITE_CLONE_TIMEOUT", 120),

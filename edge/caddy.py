@@ -1,5 +1,12 @@
-"""Caddy as the local edge, driven through its admin API. The whole config is rebuilt from the
-route table and loaded at once; Caddy validates it and keeps the old one if it is refused."""
+"""Caddy as the local edge, driven through its admin API.
+
+Caddy's configuration does not depend on which apps run: it is built from settings alone. One
+route sends ``*.<domain>`` to the container that DNS names for the subdomain (SRV lookup of
+``<subdomain>.<instance>.rl.internal`` against the edge agent, refreshed every second), and
+errors (no running container, a container that does not answer) are answered by the agent's
+status page. So deploys, stops and renames never reload Caddy, and a reload (which in Caddy 2.6
+closes upgraded connections such as WebSockets) happens only when settings change.
+"""
 from __future__ import annotations
 
 import json
@@ -7,32 +14,36 @@ import logging
 
 import httpx
 
-from edge.routes import Route
+from core.settings import Settings
+from edge import dns
 
 log = logging.getLogger("renderlite.edge")
+REFRESH_S = 1.0   # how long Caddy caches a DNS answer: a switch reaches the edge within this
 
 
-def config(routes: list[Route], edge_port: int, admin: str) -> dict:
-    handlers = []
-    for r in routes:
-        if r.upstream:
-            handle = [{"handler": "reverse_proxy", "upstreams": [{"dial": r.upstream}],
-                       }]
-        else:
-            handle = [{"handler": "static_response", "status_code": 503,
-                       "headers": {"Content-Type": ["text/plain; charset=utf-8"], "Retry-After": ["5"]},
-                       "body": f"Service '{r.service}' is not running right now (no healthy container). "
-                               "Check its status and logs in the RenderLite dashboard.\n"}]
-        handlers.append({"match": [{"host": [r.host]}], "handle": handle, "terminal": True})
-    handlers.append({"handle": [{"handler": "static_response", "status_code": 404,
-                                 "headers": {"Content-Type": ["text/plain; charset=utf-8"]},
-                                 "body": "No RenderLite service answers at this address.\n"}]})
+def config(s: Settings) -> dict:
+    """Pure: the whole Caddy config for these settings."""
+    subdomain_label = len(s.domain.split("."))   # {http.request.host.labels.N}: labels counted from the right
+    resolver = {"addresses": [f"udp/{s.edge_agent}"]}
+    to_app = {
+        "handler": "reverse_proxy",
+        "dynamic_upstreams": {"source": "srv", "refresh": f"{REFRESH_S:g}s", "resolver": resolver,
+                              "name": f"{{http.request.host.labels.{subdomain_label}}}.{s.instance}.{dns.ZONE}."},
+        "transport": {"protocol": "http", "resolver": resolver, "dial_timeout": "2s"},
+    }
+    to_agent = {"handler": "reverse_proxy", "upstreams": [{"dial": s.edge_agent}],
+                "headers": {"request": {"set": {"X-Renderlite-Edge-Error": ["{http.error.status_code}"]}}}}
     return {
-        "admin": {"listen": admin},
+        "admin": {"listen": s.caddy_admin},
+        "logging": {"logs": {"default": {"level": "WARN"}}},
         "apps": {"http": {"servers": {"renderlite": {
-            "listen": [f":{edge_port}"],
+            "listen": [f":{s.edge_port}"],
             "automatic_https": {"disable": True},
-            "routes": handlers,
+            "routes": [
+                {"match": [{"host": [f"*.{s.domain}"]}], "handle": [to_app], "terminal": True},
+                {"handle": [to_agent]},   # any other host: the agent's 404 page
+            ],
+            "errors": {"routes": [{"handle": [to_agent]}]},
         }}}},
     }
 
@@ -51,3 +62,12 @@ def current(admin: str) -> dict | None:
         return httpx.get(f"http://{admin}/config/", timeout=5).json()
     except (httpx.HTTPError, ValueError):
         return None
+
+
+def ensure(cfg: dict, admin: str) -> bool:
+    """Load ``cfg`` unless Caddy already runs it (after a restart it may not). True if loaded."""
+    if current(admin) == cfg:
+        return False
+    load(cfg, admin)
+    log.info("edge: Caddy configuration loaded")
+    return True

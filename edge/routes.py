@@ -1,9 +1,13 @@
 """The route table, recomputed from the source of truth: the database says which deployment
-of each service is live, the labels of running containers say where it is."""
+of each service is live (and its state), the labels of running containers say where it runs.
+
+The table is plain data: it is published to a file (``edge/table.py``) that the edge agent
+serves to Caddy over DNS, and rendered into the 503 pages of services that are not running.
+"""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from edge.labels import PREFIX
 
@@ -36,6 +40,7 @@ class RunningApp:
 
 @dataclass(frozen=True)
 class LiveService:
+    """A service row narrowed to what routing needs."""
     name: str
     subdomain: str
     deployment_id: int | None
@@ -44,20 +49,32 @@ class LiveService:
 
 @dataclass(frozen=True)
 class Route:
-    host: str
+    subdomain: str
     service: str
-    upstream: str | None   # None: the service has no running container (edge answers 503)
-    deployment_id: int | None
+    state: str                 # the service's status: running, stopped, crashed, building, created, failed
+    deployment_id: int | None  # the live deployment (None: never deployed)
+    ip: str | None = None      # None: no running container of the live deployment (the edge answers 503)
+    port: int | None = None
+
+    @property
+    def upstream(self) -> str | None:
+        return f"{self.ip}:{self.port}" if self.ip and self.port else None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Route":
+        return cls(**{k: d.get(k) for k in ("subdomain", "service", "state", "deployment_id", "ip", "port")})
 
 
-def plan_routes(services: list[LiveService], apps: list[RunningApp], domain: str) -> list[Route]:
+def plan_routes(services: list[LiveService], apps: list[RunningApp]) -> list[Route]:
+    """Pure: one route per service, sorted by subdomain. A service is reachable only through
+    the container of its live deployment, and only while that container runs."""
     by_key = {(a.service, a.deployment_id): a for a in apps if a.running and a.ip}
     routes = []
     for s in services:
-        if s.deployment_id is None:
-            continue
-        app = by_key.get((s.name, s.deployment_id))
-        upstream = f"{app.ip}:{app.port}" if app else None
-        routes.append(Route(host=f"{s.subdomain}.{domain}", service=s.name, upstream=upstream,
-                            deployment_id=s.deployment_id))
-    return sorted(routes, key=lambda r: r.host)
+        app = by_key.get((s.name, s.deployment_id)) if s.deployment_id is not None else None
+        routes.append(Route(subdomain=s.subdomain, service=s.name, state=s.status, deployment_id=s.deployment_id,
+                            ip=app.ip if app else None, port=app.port if app else None))
+    return sorted(routes, key=lambda r: r.subdomain)

@@ -1,4 +1,4 @@
-"""Recompute routes from the database and Docker, and hand them to the edge."""
+"""Recompute routes from the database and Docker, and publish them to the edge."""
 from __future__ import annotations
 
 import logging
@@ -6,9 +6,9 @@ import threading
 
 from sqlmodel import select
 
-from edge import caddy
+from edge import table
 from edge.labels import selector
-from edge.routes import LiveService, RunningApp, plan_routes
+from edge.routes import LiveService, Route, RunningApp, plan_routes
 from models.db import session
 from models.tables import Service
 
@@ -28,14 +28,15 @@ def gather(platform) -> tuple[list[LiveService], list[RunningApp]]:
     return services, apps
 
 
-def sync(platform) -> list:
-    """Rebuild and load the route table. Returns the routes loaded."""
+def sync(platform) -> list[Route]:
+    """Rebuild the route table and publish it (the edge agent serves it to Caddy).
+
+    Read and write happen under one cross-process lock, so the table on disk always reflects
+    a database state at least as new as any earlier writer saw."""
     s = platform.settings
-    with _lock:
+    with _lock, table.locked(s.data_dir / "edge.lock"):
         services, apps = gather(platform)
-        routes = plan_routes(services, apps, s.domain)
-        if s.edge == "traefik":  # Traefik reads the same labels from Docker itself
-            return routes
-        caddy.load(caddy.config(routes, s.edge_port, s.caddy_admin), s.caddy_admin)
-        log.info("edge: %d routes loaded", len(routes))
+        routes = plan_routes(services, apps)
+        if table.publish(s.routes_file, routes):
+            log.info("edge: %d routes published", len(routes))
         return routes

@@ -15,7 +15,7 @@ import docker.errors
 from control import deployments as ctl, envvars
 from core.errors import Cancelled, DeployError
 from core.secrets import SecretKeyError
-from edge import labels as lbl
+from edge import caddy, labels as lbl
 from edge.sync import sync as sync_edge
 from jobs import build, clone, run
 from jobs.health import HealthSpec
@@ -111,8 +111,8 @@ def switch(platform, svc: Service, dep_id: int, container_id: str, tag: str, out
     with session(platform.engine) as db:
         ctl.set_service_status(db, svc.id, ServiceStatus.RUNNING, live_deployment_id=dep_id)
         ctl._transition(db, dep_id, ["BUILDING"], image_tag=tag, container_id=container_id)
-    routes = sync_edge(platform)
-    out.line(f"==> Routed {svc.subdomain}.{s.domain} to deployment #{dep_id} ({len(routes)} routes on the edge)")
+    sync_edge(platform)
+    out.line(f"==> Routed {svc.subdomain}.{s.domain} to deployment #{dep_id}")
 
 
 def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) -> None:
@@ -120,8 +120,8 @@ def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) ->
     s = platform.settings
     old = [c for c in platform.docker.containers.list(all=True, filters=lbl.selector(s.instance, service=svc.name))
            if c.id != live_container_id]
-    if old:
-        time.sleep(s.drain_seconds)
+    if old:   # the edge moves new requests within its DNS refresh; then in-flight ones get the drain
+        time.sleep(caddy.REFRESH_S + 0.5 + s.drain_seconds)
     for c in old:
         log.info("retiring %s", c.name)
         try:

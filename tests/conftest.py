@@ -45,6 +45,7 @@ def test_env(tmp_path_factory) -> dict[str, str]:
         "RENDERLITE_EDGE_PORT": "18080",
         "RENDERLITE_WEB_PORT": "13000",
         "RENDERLITE_CADDY_ADMIN": "127.0.0.1:12019",
+        "RENDERLITE_EDGE_AGENT": "127.0.0.1:18053",
         "RENDERLITE_HEALTH_TIMEOUT": "20",
         "RENDERLITE_DRAIN_SECONDS": "1",
     })

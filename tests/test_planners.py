@@ -1,6 +1,7 @@
 """Table-driven tests of the pure planners: validation, clone argv, labels, routes, edge config."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,19 +118,95 @@ def test_labels_identify_and_route():
 def test_routes_follow_the_live_deployment_only():
     apps = [RunningApp("a", "web", 1, 3000, "10.0.0.2", True), RunningApp("b", "web", 2, 3000, "10.0.0.3", True),
             RunningApp("c", "api", 5, 8000, "10.0.0.4", False)]
-    services = [LiveService("web", "web", 1, "running"), LiveService("api", "api", 5, "running"),
+    services = [LiveService("web", "web", 1, "running"), LiveService("api", "api", 5, "crashed"),
                 LiveService("new", "new", None, "created")]
-    routes = plan_routes(services, apps, "localhost")
-    assert [(r.host, r.upstream) for r in routes] == [("api.localhost", None), ("web.localhost", "10.0.0.2:3000")]
+    routes = plan_routes(services, apps)
+    assert [(r.subdomain, r.upstream, r.state) for r in routes] == [
+        ("api", None, "crashed"), ("new", None, "created"), ("web", "10.0.0.2:3000", "running")]
 
 
-def test_caddy_config_has_503_for_down_services_and_404_fallback():
-    routes = plan_routes([LiveService("api", "api", 5, "running")], [], "localhost")
-    cfg = caddy.config(routes, 8080, "127.0.0.1:2019")
+TABLE = {r.subdomain: r for r in plan_routes(
+    [LiveService("web", "web", 7, "running"), LiveService("api", "api", 5, "stopped"),
+     LiveService("new", "new", None, "created")],
+    [RunningApp("a", "web", 7, 3000, "172.18.0.9", True)])}
+
+
+def _reply(name, qtype):
+    import struct
+    from edge import dns
+
+    packet = dns.answer(dns.query(name, qtype, qid=0xBEEF), TABLE, "test")
+    qid, flags, _qd, ancount = struct.unpack(">HHHH", packet[:8])
+    assert qid == 0xBEEF and flags & 0x8000, "a response to the same query id"
+    return flags & 0xF, ancount, packet
+
+
+@pytest.mark.parametrize("name,qtype,rcode,answers,contains", [
+    ("web.test.rl.internal", 33, 0, 1, b"\x02d7\x04test"),          # SRV -> target d7, port 3000
+    ("WEB.test.rl.internal", 33, 0, 1, b"\x0b\xb8"),                # names are case-insensitive; port 0x0bb8
+    ("d7.test.rl.internal", 1, 0, 1, bytes([172, 18, 0, 9])),         # A of the live container
+    ("d7.test.rl.internal", 28, 0, 0, b""),                           # no IPv6: empty, not an error
+    ("api.test.rl.internal", 33, 0, 0, b""),                          # stopped: known, but nothing to route to
+    ("d5.test.rl.internal", 1, 3, 0, b""),                            # an old deployment is not routable
+    ("nope.test.rl.internal", 33, 3, 0, b""),                         # unknown subdomain: NXDOMAIN
+    ("web.other.rl.internal", 33, 5, 0, b""),                         # another installation's zone: refused
+    ("example.com", 1, 5, 0, b""),
+])
+def test_edge_dns_answers(name, qtype, rcode, answers, contains):
+    got_rcode, got_answers, packet = _reply(name, qtype)
+    assert (got_rcode, got_answers) == (rcode, answers)
+    assert contains in packet
+
+
+@pytest.mark.parametrize("packet", [b"", b"\x00" * 5, b"\x12\x34\x81\x80" + b"\x00" * 8, b"\x12\x34\x01\x00\x00\x01" + b"\x00" * 6 + b"\x3f"])
+def test_edge_dns_ignores_garbage(packet):
+    from edge import dns
+
+    assert dns.answer(packet, TABLE, "test") is None
+
+
+@pytest.mark.parametrize("host,code,text", [
+    ("api.localhost:8080", 503, "Service 'api' is not running: it was stopped by its owner."),
+    ("new.localhost", 503, "Service 'new' is not deployed yet."),
+    ("web.localhost", 503, "running but did not answer"),
+    ("ghost.localhost", 404, "No RenderLite service answers at ghost.localhost."),
+    ("localhost", 404, "No RenderLite service"),
+    ("<script>.localhost", 404, "&lt;script&gt;"),
+])
+def test_edge_status_pages(host, code, text):
+    from edge.agent import status_page
+
+    got, body = status_page(host, "localhost", TABLE)
+    assert got == code and text in body and "<script>" not in body
+
+
+def test_caddy_config_is_static_and_asks_the_agent(tmp_path):
+    s = Settings.from_env({"RENDERLITE_DATA_DIR": str(tmp_path), "RENDERLITE_DOMAIN": "apps.example.com",
+                           "RENDERLITE_INSTANCE": "prod", "RENDERLITE_EDGE_AGENT": "127.0.0.1:9053"})
+    cfg = caddy.config(s)
     srv = cfg["apps"]["http"]["servers"]["renderlite"]
     assert srv["listen"] == [":8080"]
-    assert srv["routes"][0]["handle"][0]["status_code"] == 503 and "api" in srv["routes"][0]["handle"][0]["body"]
-    assert srv["routes"][-1]["handle"][0]["status_code"] == 404
+    app_route = srv["routes"][0]
+    assert app_route["match"] == [{"host": ["*.apps.example.com"]}]
+    up = app_route["handle"][0]["dynamic_upstreams"]
+    # labels are counted from the right: web.apps.example.com -> labels.3 == "web"
+    assert up["name"] == "{http.request.host.labels.3}.prod.rl.internal." and up["source"] == "srv"
+    assert up["resolver"]["addresses"] == ["udp/127.0.0.1:9053"]
+    assert srv["errors"]["routes"][0]["handle"][0]["upstreams"] == [{"dial": "127.0.0.1:9053"}]
+    assert "flush_interval" not in json.dumps(cfg), "flush_interval -1 makes Caddy cut every request at a reload"
+
+
+def test_route_table_publish_is_atomic_and_skips_unchanged(tmp_path):
+    from edge import table
+
+    path = tmp_path / "routes.json"
+    routes = list(TABLE.values())
+    assert table.publish(path, routes) and not table.publish(path, routes)
+    assert table.read(path) == sorted(routes, key=lambda r: r.subdomain)
+    t = table.Table(path)
+    assert t.routes()["web"].upstream == "172.18.0.9:3000"
+    path.write_text("{ torn write")
+    assert t.routes()["web"].upstream == "172.18.0.9:3000", "a bad file keeps the last good table"
 
 
 @pytest.mark.parametrize("env,needle", [

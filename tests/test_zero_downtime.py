@@ -2,6 +2,7 @@
 and the answers switch from v1 to v2 exactly once; a WebSocket keeps working across the switch."""
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -80,28 +81,38 @@ def test_unhealthy_new_version_keeps_old_and_logs_probes(api, project, git_serve
 
 
 def test_websocket_keeps_working_across_a_redeploy(api, project, git_server, platform_up):
+    """An open WebSocket keeps echoing through the switch and the drain, and is then closed
+    cleanly (1001, going away: the old container got SIGTERM, not SIGKILL); a new one reaches v2."""
+    from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
     url = git_server.create("wsecho", samples.ws_app("v1"))
     api.post("/api/services", {"project": project, "name": "wsecho", "repo_url": url})
     d = wait_deploy(api, api.post("/api/services/wsecho/deploy")["id"])
     assert d["status"] == "SUCCESS", d["failure_reason"]
-    ws_url = f"ws://127.0.0.1:{platform_up.edge_port}/"
-    with connect(ws_url, additional_headers={"Host": "wsecho.localhost"}, open_timeout=5) as ws:
+    ws_url = f"ws://wsecho.localhost:{platform_up.edge_port}/"
+    edge = lambda: socket.create_connection(("127.0.0.1", platform_up.edge_port), timeout=5)  # noqa: E731
+    with connect(ws_url, sock=edge(), open_timeout=5) as ws:
         ws.send("before")
         assert ws.recv(timeout=5) == "v1:before"
         git_server.commit("wsecho", {"version.txt": "v2\n"})
         dep = api.post("/api/services/wsecho/deploy")
-        # Until the switch and through the drain, the open connection keeps echoing.
         deadline = time.monotonic() + 120
         while api.get(f"/api/deployments/{dep['id']}")["status"] not in ("SUCCESS", "FAILED"):
             ws.send("during")
             assert ws.recv(timeout=5) == "v1:during"
             assert time.monotonic() < deadline
             time.sleep(0.2)
+        assert api.get(f"/api/deployments/{dep['id']}")["status"] == "SUCCESS"
         ws.send("after switch")
-        assert ws.recv(timeout=5) == "v1:after switch"
-    with connect(ws_url, additional_headers={"Host": "wsecho.localhost"}, open_timeout=5) as ws:
+        assert ws.recv(timeout=5) == "v1:after switch", "the old container still serves its open sockets"
+        with pytest.raises(ConnectionClosed) as closed:
+            while time.monotonic() < deadline:
+                ws.send("draining")
+                assert ws.recv(timeout=5) == "v1:draining"
+                time.sleep(0.2)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001, closed.value
+    with connect(ws_url, sock=edge(), open_timeout=5) as ws:
         ws.send("new")
         assert ws.recv(timeout=5) == "v2:new"
 

@@ -54,7 +54,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).s
 '''
 
 WS_APP = '''\
-import asyncio, os
+import asyncio, os, signal
 from websockets.asyncio.server import serve
 from websockets.http11 import Response
 from websockets.datastructures import Headers
@@ -69,8 +69,10 @@ def plain_http(connection, request):
         return connection.respond(200, f"{VERSION}\\n")
 
 async def main():
-    async with serve(echo, "0.0.0.0", int(os.environ["PORT"]), process_request=plain_http):
-        await asyncio.get_running_loop().create_future()
+    async with serve(echo, "0.0.0.0", int(os.environ["PORT"]), process_request=plain_http) as server:
+        # Stopped at the end of a drain: close open sockets cleanly (1001 going away).
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
+        await server.wait_closed()
 
 asyncio.run(main())
 '''
