@@ -47,15 +47,19 @@ def follow(api: Api, dep_id: int, show_log: bool = True) -> dict:
 
 
 def cmd_deploy(args, s):
+    """`deploy S` and `rollback S [--to N]`: queue, then (with --wait) follow to the end."""
     api = Api(s)
-    d = api.post(f"/api/services/{args.service}/deploy")
-    print(f"deployment #{d['id']} queued", flush=True)
+    if args.cmd == "rollback":
+        d = api.post(f"/api/services/{args.service}/rollback", {"deployment_id": args.to} if args.to else {})
+        print(f"deployment #{d['id']} queued: rollback to #{d['rollback_of']}", flush=True)
+    else:
+        d = api.post(f"/api/services/{args.service}/deploy")
+        print(f"deployment #{d['id']} queued", flush=True)
     if not args.wait:
         return 0
     d = follow(api, d["id"], show_log=not args.quiet)
     if d["status"] == "SUCCESS":
-        svc = api.get(f"/api/services/{args.service}")
-        print(f"SUCCESS: {svc['url']}")
+        print(f"SUCCESS: {api.get(f'/api/services/{args.service}')['url']}")
         return 0
     print(f"deployment #{d['id']} FAILED at {d['failure_stage']}: {d['failure_reason']}", file=sys.stderr)
     return 1
@@ -173,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("service")
     dp.add_argument("--wait", action="store_true", help="follow the build log; exit 0 only on SUCCESS")
     dp.add_argument("--quiet", action="store_true")
+    rb = sub.add_parser("rollback", help="redeploy an earlier deployment's image (the previous one by default)")
+    rb.add_argument("service")
+    rb.add_argument("--to", type=int, default=None, help="the deployment number to roll back to")
+    rb.add_argument("--wait", action="store_true", help="follow the log; exit 0 only on SUCCESS")
+    rb.add_argument("--quiet", action="store_true")
     st = sub.add_parser("status", help="status and URL of a service")
     st.add_argument("service")
     lg = sub.add_parser("logs", help="runtime logs of a service (or --build for the latest build log)")
@@ -234,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("projects create needs a NAME")
         if args.cmd == "services" and args.action == "create" and not (args.project and args.name and args.repo):
             ap.error("services create needs --project, --name and --repo")
-        handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy,
+        handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy, "rollback": cmd_deploy,
                    "status": cmd_status, "logs": cmd_logs, "stop": cmd_lifecycle, "start": cmd_lifecycle,
                    "restart": cmd_lifecycle, "delete": cmd_lifecycle, "rename": cmd_lifecycle,
                    "set": cmd_lifecycle, "env": cmd_env}[args.cmd]

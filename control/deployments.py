@@ -16,10 +16,34 @@ class QueueUnavailable(RenderLiteError):
     pass
 
 
-def request_deploy(platform, service_ref: str | int) -> Deployment:
+def rollback_target(db: Session, svc: Service, deployment_id: int | None) -> Deployment:
+    """The earlier deployment to roll back to: the one named, or the last success before the live one."""
+    from core.errors import NotFound, ValidationError
+
+    q = select(Deployment).where(Deployment.service_id == svc.id, Deployment.status == DS.SUCCESS.value)
+    if deployment_id is not None:
+        target = db.exec(q.where(Deployment.id == int(deployment_id))).first()
+        if target is None:
+            raise NotFound(f"service '{svc.name}' has no successful deployment #{deployment_id} to roll back to; "
+                           "pick one from its deployment list")
+    else:
+        older = q.where(Deployment.id < (svc.live_deployment_id or 0)).order_by(Deployment.id.desc())
+        target = db.exec(older).first()
+        if target is None:
+            raise NotFound(f"service '{svc.name}' has no earlier successful deployment to roll back to")
+    if target.id == svc.live_deployment_id:
+        raise ValidationError(f"deployment #{target.id} is already live")
+    return target
+
+
+def request_deploy(platform, service_ref: str | int, rollback_to: int | None = None,
+                   rollback: bool = False) -> Deployment:
+    """Queue a deployment: a fresh one from the branch, or (``rollback``) a redeploy of an earlier
+    deployment's image, the previous successful one unless ``rollback_to`` names it."""
     with session(platform.engine) as db:
         svc = get_service(db, service_ref)
-        dep = Deployment(service_id=svc.id)
+        source = rollback_target(db, svc, rollback_to).id if rollback or rollback_to is not None else None
+        dep = Deployment(service_id=svc.id, source_deployment_id=source)
         db.add(dep)
         db.commit()
         db.refresh(dep)

@@ -82,7 +82,8 @@ def _start_and_check(platform, svc: Service, action) -> Service:
     with service_lock(platform, svc.id):
         c = live_container(platform, svc)
         action(c)
-        plan = ContainerPlan(name=c.name, image="", port=svc.container_port, network=s.apps_network, labels={})
+        port = int((c.labels or {}).get("renderlite.port") or svc.container_port or 0)
+        plan = ContainerPlan(name=c.name, image="", port=port, network=s.apps_network, labels={})
         try:
             wait_healthy(c, plan, HealthSpec.from_service(svc, s.health_timeout), _NullLog())
         except StartError as e:
@@ -131,7 +132,8 @@ def delete(platform, ref) -> None:
     with service_lock(platform, svc.id):
         for c in platform.docker.containers.list(all=True, filters=selector(platform.settings.instance, service=svc.name)):
             c.remove(force=True)
-        for img in platform.docker.images.list(name=f"renderlite/{svc.name}"):
+        from jobs.pipeline import image_repo
+        for img in platform.docker.images.list(name=image_repo(platform.settings.instance, svc.name)):
             with contextlib.suppress(docker.errors.APIError):
                 platform.docker.images.remove(img.id, force=True)
         with session(platform.engine) as db:

@@ -15,7 +15,7 @@ def project(p: Project) -> dict:
 def service(s: Service, settings) -> dict:
     return {"id": s.id, "project_id": s.project_id, "name": s.name, "repo_url": s.repo_url, "branch": s.branch,
             "root_dir": s.root_dir, "dockerfile_path": s.dockerfile_path, "runtime": s.runtime,
-            "subdomain": s.subdomain, "port": s.container_port, "status": s.status,
+            "subdomain": s.subdomain, "port": s.container_port or "auto", "status": s.status,
             "live_deployment_id": s.live_deployment_id, "status_detail": s.status_detail,
             "health": {"type": s.health_type, "path": s.health_path, "interval": s.health_interval,
                        "timeout": s.health_timeout, "start_period": s.health_start_period,
@@ -25,7 +25,8 @@ def service(s: Service, settings) -> dict:
 
 def deployment(d: Deployment, with_log: bool = False) -> dict:
     out = {"id": d.id, "service_id": d.service_id, "status": d.status, "commit_sha": d.commit_sha,
-           "image_tag": d.image_tag, "failure_stage": d.failure_stage, "failure_reason": d.failure_reason,
+           "image_tag": d.image_tag, "port": d.port, "rollback_of": d.source_deployment_id,
+           "runs_as_root": d.runs_as_root, "failure_stage": d.failure_stage, "failure_reason": d.failure_reason,
            "created_at": _ts(d.created_at), "started_at": _ts(d.started_at), "finished_at": _ts(d.finished_at),
            "duration_s": round((d.finished_at - d.started_at).total_seconds(), 1) if d.finished_at and d.started_at else None}
     if with_log:

@@ -7,6 +7,9 @@ import time
 from dataclasses import dataclass
 
 
+START_POLL_S = 0.1
+
+
 @dataclass(frozen=True)
 class HealthSpec:
     kind: str = "http"          # "http": any HTTP answer (or a 2xx/3xx on `path` if set); "tcp": a connection
@@ -59,9 +62,12 @@ def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
     """Probe until the first pass. ``ip_of()`` gives the container's address (or None yet);
     ``alive()`` raises when the container has died. Raises TimeoutError with the last result."""
     deadline = time.monotonic() + spec.start_period
-    last, attempt = None, 0
+    last, attempt, logged = None, 0, 0.0
+    # Until the first pass, probe often (a deploy should not wait a whole interval for nothing);
+    # the interval is the period of the checks on a running app.
+    pause = min(spec.interval, START_POLL_S)
     what = f"TCP :{port}" if spec.kind == "tcp" else f"GET http://<container>:{port}{spec.path or '/'}"
-    log.line(f"    health check: {what} every {spec.interval:g} s, up to {spec.start_period:g} s")
+    log.line(f"    health check: {what}, up to {spec.start_period:g} s for the first pass")
     while True:
         alive()
         ip = ip_of()
@@ -71,9 +77,10 @@ def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
             if why is None:
                 log.line(f"    probe {attempt}: passed")
                 return
-            if why != last or attempt % 10 == 0:
+            if why != last or time.monotonic() - logged >= 5:
                 log.line(f"    probe {attempt}: {why}")
+                logged = time.monotonic()
             last = why
         if time.monotonic() >= deadline:
             raise TimeoutError(last or "the container never got an address")
-        time.sleep(spec.interval)
+        time.sleep(pause)

@@ -1,19 +1,24 @@
-"""One deployment, start to finish: clone -> build -> run -> health check -> switch -> retire.
+"""One deployment, start to finish: source -> build -> run -> health check -> switch -> retire.
 
+The source is a fresh clone of the service's branch, or, for a rollback, the image of an
+earlier deployment (no clone, no build). Everything after that is the same pipeline.
 A failure at any stage removes what this deployment created and leaves the live version alone.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker.errors
+from sqlmodel import select
 
 from control import deployments as ctl, envvars
-from core.errors import Cancelled, DeployError
+from core.errors import Cancelled, DeployError, StartError
 from core.secrets import SecretKeyError
 from edge import caddy, labels as lbl
 from edge.sync import sync as sync_edge
@@ -21,98 +26,187 @@ from jobs import build, clone, run
 from jobs.health import HealthSpec
 from jobs.progress import DeployLog
 from models.db import session
-from models.tables import Deployment, Project, Service, ServiceStatus
+from models.tables import Deployment, DeploymentStatus as DS, Project, Service, ServiceStatus
 
 log = logging.getLogger("renderlite.worker")
 
 
-def image_repo(service: str) -> str:
-    return f"renderlite/{service}"
+def image_repo(instance: str, service: str) -> str:
+    """``renderlite/<service>``; another installation on the same engine (tests, a bench) gets its own."""
+    return f"renderlite/{service}" if instance == "default" else f"renderlite-{instance}/{service}"
 
 
-def deploy(platform, deployment_id: int) -> str:
-    """Run one deployment. Returns its final status. Never raises for user errors."""
-    s = platform.settings
+@dataclass
+class Job:
+    """What one deployment works on, read once from the database when it is claimed."""
+    platform: object
+    dep: Deployment
+    svc: Service
+    project: Project
+    out: DeployLog
+    workdir: Path
+
+    @property
+    def tag(self) -> str:
+        return f"{self.repo}:{self.dep.id}"
+
+    @property
+    def repo(self) -> str:
+        return image_repo(self.platform.settings.instance, self.svc.name)
+
+    def checkpoint(self) -> None:
+        if ctl.cancel_requested(self.platform, self.dep.id):
+            raise Cancelled("cancelled by a user")
+
+    def record(self, **values) -> None:
+        with session(self.platform.engine) as db:
+            ctl._transition(db, self.dep.id, [DS.BUILDING.value], **values)
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        t = time.monotonic()
+        yield
+        self.out.line(f"    ({name}: {time.monotonic() - t:.1f} s)")
+
+
+def claim(platform, deployment_id: int) -> Job | str:
+    """QUEUED -> BUILDING, or the reason this deployment will not run (its status)."""
     with session(platform.engine) as db:
         dep = db.get(Deployment, deployment_id)
-        if dep is None or dep.status != "QUEUED":
+        if dep is None or dep.status != DS.QUEUED.value:
             return dep.status if dep else "MISSING"
         newer = ctl.newer_queued(db, dep)
         if newer:
             ctl.fail(db, dep.id, "queue", f"superseded by deployment #{newer.id} of the same service")
-            return "FAILED"
+            return DS.FAILED.value
         svc = db.get(Service, dep.service_id)
         project = db.get(Project, svc.project_id)
         if not ctl.start_building(db, dep.id):
-            return "FAILED"
+            return DS.FAILED.value
         ctl.set_service_status(db, svc.id, ServiceStatus.BUILDING)
-    out = DeployLog(platform.redis, s.redis_prefix, dep.id)
-    ident = lbl.Identity(s.instance, project.name, svc.name, dep.id, svc.subdomain, svc.container_port)
-    tag = f"{image_repo(svc.name)}:{dep.id}"
-    workdir = Path(tempfile.mkdtemp(prefix=f"renderlite-{svc.name}-{dep.id}-"))
-    container = None
-    t0 = time.monotonic()
-    cancelled = lambda: ctl.cancel_requested(platform, dep.id)  # noqa: E731
+    s = platform.settings
+    return Job(platform, dep, svc, project, DeployLog(platform.redis, s.redis_prefix, dep.id),
+               Path(tempfile.mkdtemp(prefix=f"renderlite-{svc.name}-{dep.id}-")))
 
-    def checkpoint():
-        if cancelled():
-            raise Cancelled("cancelled by a user")
+
+def deploy(platform, deployment_id: int) -> str:
+    """Run one deployment. Returns its final status. Never raises for user errors."""
+    job = claim(platform, deployment_id)
+    if isinstance(job, str):
+        return job
+    s, t0, started = platform.settings, time.monotonic(), None
     try:
-        sha = clone.run(clone.ClonePlan(svc.repo_url, svc.branch, workdir / "src", s.clone_timeout), out)
+        with job.stage("source"):
+            source(job)
+        job.checkpoint()
         with session(platform.engine) as db:
-            ctl._transition(db, dep.id, ["BUILDING"], commit_sha=sha)
-        plan = build.plan(workdir / "src", svc.root_dir, svc.dockerfile_path, tag, lbl.image_labels(ident), s.build_timeout)
-        checkpoint()
-        build.run(platform.docker, plan, out, cancelled)
-        checkpoint()
+            env = envvars.decrypted(db, s, job.svc.id)
+        job.out.line(f"==> Environment: {len(env)} variable(s) from the service settings" +
+                     (f" ({', '.join(sorted(env))})" if env else ""))
+        with job.stage("start and health check"):
+            started = start_healthy(job, env)
+        job.checkpoint()
+        switch(job, started)
+        job.out.line(f"==> Live at {s.service_url(job.svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
         with session(platform.engine) as db:
-            env = envvars.decrypted(db, s, svc.id)
-        out.line(f"==> Environment: {len(env)} variable(s) from the service settings" +
-                 (f" ({', '.join(sorted(env))})" if env else ""))
-        cplan = run.ContainerPlan(name=f"rl-{s.instance}-{svc.name}-{dep.id}", image=tag, port=svc.container_port,
-                                  env=env,
-                                  network=s.apps_network, labels=lbl.container_labels(ident, s.domain, s.apps_network),
-                                  memory_mb=s.app_memory_mb, cpus=s.app_cpus, pids=s.app_pids)
-        container = run.start(platform.docker, cplan, out)
-        run.wait_healthy(container, cplan, HealthSpec.from_service(svc, s.health_timeout), out)
-        checkpoint()
-        switch(platform, svc, dep.id, container.id, tag, out)
-        out.line(f"==> Live at {s.service_url(svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
-        with session(platform.engine) as db:
-            ctl.succeed(db, dep.id, log=out.text())
+            ctl.succeed(db, job.dep.id, log=job.out.text())
     except Exception as e:  # every failure ends the deployment FAILED, exactly once
-        fail(platform, svc, dep.id, e, container, tag, out)
-        return "FAILED"
+        fail(job, e, started.container if started else None)
+        return DS.FAILED.value
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    retire_old(platform, svc, container.id, tag)
-    return "SUCCESS"
+        shutil.rmtree(job.workdir, ignore_errors=True)
+    retire_old(platform, job.svc, started.container.id, job.tag)
+    return DS.SUCCESS.value
 
 
-def fail(platform, svc: Service, dep_id: int, e: Exception, container, tag: str, out) -> None:
+def source(job: Job) -> None:
+    """Produce the image ``job.tag``: reuse an earlier deployment's (rollback) or clone and build."""
+    platform, svc, s = job.platform, job.svc, job.platform.settings
+    if job.dep.source_deployment_id:
+        with session(platform.engine) as db:
+            src = db.get(Deployment, job.dep.source_deployment_id)
+        old_tag = f"{job.repo}:{src.id}"
+        job.out.line(f"==> Rolling back to deployment #{src.id} (commit {(src.commit_sha or '?')[:7]}): "
+                     "reusing its image, no clone or build; environment variables are today's")
+        try:
+            platform.docker.images.get(old_tag).tag(job.repo, str(job.dep.id))
+        except docker.errors.ImageNotFound:
+            raise DeployError(f"the image of deployment #{src.id} was removed (RenderLite keeps the images of the "
+                              f"last {s.keep_images} deployments); deploy that commit again instead") from None
+        job.record(commit_sha=src.commit_sha, build_plan=src.build_plan, runs_as_root=src.runs_as_root)
+        return
+    ident = lbl.Identity(s.instance, job.project.name, svc.name, job.dep.id, svc.subdomain, svc.container_port or 0)
+    with job.stage("clone"):
+        sha = clone.run(clone.ClonePlan(svc.repo_url, svc.branch, job.workdir / "src", s.clone_timeout,
+                                        submodules=svc.submodules), job.out)
+    job.record(commit_sha=sha)
+    plan = build.plan(job.workdir / "src", svc.root_dir, svc.dockerfile_path, job.tag, lbl.image_labels(ident),
+                      s.build_timeout)
+    job.checkpoint()
+    with job.stage("build"):
+        build.run(platform.docker, plan, job.out, lambda: ctl.cancel_requested(platform, job.dep.id))
+
+
+@dataclass
+class Started:
+    container: object
+    port: int
+
+
+def start_healthy(job: Job, env: dict) -> Started:
+    """Start the container and wait for its health check. With no port set, route to the image's
+    EXPOSE, else to the one port the app turns out to listen on (restarting it once, labelled)."""
+    platform, svc, s = job.platform, job.svc, job.platform.settings
+    port, why = run.choose_port(svc.container_port, run.image_ports(platform.docker.images.get(job.tag)))
+    job.out.line(f"==> Port {port} ({why})")
+    spec = HealthSpec.from_service(svc, s.health_timeout)
+    for attempt in (1, 2):
+        ident = lbl.Identity(s.instance, job.project.name, svc.name, job.dep.id, svc.subdomain, port)
+        cplan = run.ContainerPlan(
+            name=f"rl-{s.instance}-{svc.name}-{job.dep.id}", image=job.tag, port=port, env=env,
+            network=s.apps_network, labels=lbl.container_labels(ident, s.domain, s.apps_network),
+            memory_mb=svc.memory_mb or s.app_memory_mb, cpus=svc.cpus or s.app_cpus, pids=svc.pids or s.app_pids)
+        container = run.start(platform.docker, cplan, job.out)
+        try:
+            run.wait_healthy(container, cplan, spec, job.out, discover=svc.container_port is None and attempt == 1)
+            return Started(container, port)
+        except run.PortFound as found:
+            run.remove(container)
+            job.out.line(f"==> The app listens on port {found.port}, not on $PORT ({port}); restarting it routed to "
+                         f"{found.port} (set the service's port to {found.port} to skip this)")
+            port = found.port
+        except StartError:
+            run.remove(container)
+            raise
+    raise StartError(f"the app did not settle on a port; set the service's port")   # pragma: no cover
+
+
+def fail(job: Job, e: Exception, container) -> None:
     if isinstance(e, SecretKeyError):
         e = DeployError(f"cannot decrypt the service's environment variables: {e}; the app was not started")
         e.stage = "config"
     stage = e.stage if isinstance(e, DeployError) else "internal"
     reason = str(e) if isinstance(e, DeployError) else f"internal error: {type(e).__name__}: {e}; see the worker log"
     if not isinstance(e, DeployError):
-        log.exception("deployment %s crashed", dep_id)
-    out.line(f"==> FAILED at {stage}: {reason}")
-    cleanup_failed(platform, container, tag)
-    with session(platform.engine) as db:
-        ctl.fail(db, dep_id, stage, reason, log=out.text())
-        fresh = db.get(Service, svc.id)
-        ctl.set_service_status(db, svc.id, ServiceStatus.RUNNING if fresh.live_deployment_id else ServiceStatus.FAILED)
+        log.exception("deployment %s crashed", job.dep.id)
+    job.out.line(f"==> FAILED at {stage}: {reason}")
+    cleanup_failed(job.platform, container, job.tag)
+    with session(job.platform.engine) as db:
+        ctl.fail(db, job.dep.id, stage, reason, log=job.out.text())
+        fresh = db.get(Service, job.svc.id)
+        ctl.set_service_status(db, job.svc.id,
+                               ServiceStatus.RUNNING if fresh.live_deployment_id else ServiceStatus.FAILED)
 
 
-def switch(platform, svc: Service, dep_id: int, container_id: str, tag: str, out) -> None:
+def switch(job: Job, started: Started) -> None:
     """Point the route at the new container (the database says which one is live)."""
-    s = platform.settings
-    with session(platform.engine) as db:
-        ctl.set_service_status(db, svc.id, ServiceStatus.RUNNING, live_deployment_id=dep_id)
-        ctl._transition(db, dep_id, ["BUILDING"], image_tag=tag, container_id=container_id)
-    sync_edge(platform)
-    out.line(f"==> Routed {svc.subdomain}.{s.domain} to deployment #{dep_id}")
+    s = job.platform.settings
+    with session(job.platform.engine) as db:
+        ctl.set_service_status(db, job.svc.id, ServiceStatus.RUNNING, live_deployment_id=job.dep.id,
+                               status_detail=None)
+    job.record(image_tag=job.tag, container_id=started.container.id, port=started.port)
+    sync_edge(job.platform)
+    job.out.line(f"==> Routed {job.svc.subdomain}.{s.domain} to deployment #{job.dep.id}")
 
 
 def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) -> None:
@@ -124,27 +218,30 @@ def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) ->
         time.sleep(caddy.REFRESH_S + 0.5 + s.drain_seconds)
     for c in old:
         log.info("retiring %s", c.name)
-        try:
-            c.stop(timeout=10)
-        except docker.errors.APIError:
-            pass
+        with contextlib.suppress(docker.errors.APIError):
+            c.stop(timeout=10)   # SIGTERM: the app closes what it still holds; SIGKILL after 10 s
         run.remove(c)
-    prune_images(platform, svc.name, keep=s.keep_images, live_tag=live_tag)
+    prune_images(platform, svc, live_tag=live_tag)
 
 
-def prune_images(platform, service: str, keep: int, live_tag: str) -> None:
-    tags = []
-    for img in platform.docker.images.list(name=image_repo(service)):
+def prune_images(platform, svc: Service, live_tag: str) -> list[str]:
+    """Keep the images of the service's last N successful deployments (the database says which)
+    and the live one; remove every other tag of its repository, including tags no record knows."""
+    s = platform.settings
+    repo = image_repo(s.instance, svc.name)
+    with session(platform.engine) as db:
+        recent = db.exec(select(Deployment.id).where(Deployment.service_id == svc.id,
+                                                     Deployment.status == DS.SUCCESS.value)
+                         .order_by(Deployment.id.desc()).limit(s.keep_images)).all()
+    keep = {f"{repo}:{i}" for i in recent} | {live_tag}
+    removed = []
+    for img in platform.docker.images.list(name=repo):
         for t in img.tags:
-            if t.startswith(image_repo(service) + ":") and t.rsplit(":", 1)[1].isdigit():
-                tags.append(t)
-    tags.sort(key=lambda t: int(t.rsplit(":", 1)[1]), reverse=True)
-    for t in tags[keep:]:
-        if t != live_tag:
-            try:
-                platform.docker.images.remove(t, noprune=False)
-            except docker.errors.APIError:
-                pass
+            if t.startswith(repo + ":") and t not in keep:
+                with contextlib.suppress(docker.errors.APIError):
+                    platform.docker.images.remove(t, noprune=False)
+                    removed.append(t)
+    return removed
 
 
 def cleanup_failed(platform, container, tag: str) -> None:

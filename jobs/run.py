@@ -130,11 +130,51 @@ def check_alive(container) -> None:
                          f"command. Last output:\n{tail(container) or '(no output)'}")
 
 
-def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log) -> str:
-    """Wait until the app passes its health check. Returns its IP on the apps network."""
+DEFAULT_PORT = 3000
+
+
+class PortFound(Exception):
+    """Port discovery: the app listens on exactly one port, and it is not the one probed."""
+
+    def __init__(self, port: int):
+        super().__init__(port)
+        self.port = port
+
+
+def choose_port(setting: int | None, exposed: list[str]) -> tuple[int, str]:
+    """Pure: the port to set as $PORT and probe, and why (for the log)."""
+    if setting:
+        return setting, "the service's port setting"
+    tcp = sorted(int(p.split("/")[0]) for p in exposed if p.endswith("/tcp") or "/" not in p)
+    if len(tcp) == 1:
+        return tcp[0], "EXPOSE in the image; the service's port is not set"
+    if tcp:
+        return tcp[0], f"the lowest of the image's EXPOSE ports {', '.join(map(str, tcp))}; set the service's port to choose"
+    return DEFAULT_PORT, f"default: the service's port is not set and the image EXPOSEs none; the app's port is discovered"
+
+
+def image_ports(image) -> list[str]:
+    return sorted(((image.attrs.get("Config") or {}).get("ExposedPorts") or {}).keys())
+
+
+def discovered(pid: int, port: int) -> int | None:
+    """The one port other than ``port`` the app listens on, reachable from outside (else None)."""
+    socks = [(a, p) for a, p in (listening(pid) if pid else []) if a not in ("127.0.0.1", "::1")]
+    ports = {p for _, p in socks}
+    return ports.pop() if len(ports) == 1 and port not in ports else None
+
+
+def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover: bool = False) -> str:
+    """Wait until the app passes its health check. Returns its IP on the apps network.
+    With ``discover``, raise PortFound as soon as the app listens on one other port only."""
+    def watch():
+        check_alive(container)
+        if discover:
+            found = discovered(container.attrs.get("State", {}).get("Pid") or 0, plan.port)
+            if found:
+                raise PortFound(found)
     try:
-        wait_first_pass(lambda: container_ip(container, plan.network), plan.port, spec,
-                        lambda: check_alive(container), log)
+        wait_first_pass(lambda: container_ip(container, plan.network), plan.port, spec, watch, log)
     except TimeoutError as e:
         pid = container.attrs.get("State", {}).get("Pid") or 0
         hint = diagnose_port(pid, plan.port)

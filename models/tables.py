@@ -56,7 +56,7 @@ class Service(SQLModel, table=True):
     dockerfile_path: str = "Dockerfile"
     runtime: str = "dockerfile"
     subdomain: str = Field(unique=True, index=True)
-    container_port: int = 3000
+    container_port: Optional[int] = None   # None: use the image's EXPOSE, else the one port the app listens on
     status: str = ServiceStatus.CREATED.value
     live_deployment_id: Optional[int] = None
     status_detail: Optional[str] = None
@@ -66,6 +66,13 @@ class Service(SQLModel, table=True):
     health_timeout: float = 2.0
     health_start_period: Optional[float] = None
     health_retries: int = 3
+    builder: str = "auto"                  # auto (Dockerfile if present, else zero-config) | dockerfile | nixpacks
+    build_command: Optional[str] = None
+    start_command: Optional[str] = None
+    submodules: bool = False
+    memory_mb: Optional[int] = None        # None: the installation's default (RENDERLITE_APP_MEMORY_MB)
+    cpus: Optional[float] = None
+    pids: Optional[int] = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -79,6 +86,10 @@ class Deployment(SQLModel, table=True):
     failure_stage: Optional[str] = None
     failure_reason: Optional[str] = None
     log: str = ""
+    source_deployment_id: Optional[int] = None   # a rollback: reuse that deployment's image
+    build_plan: Optional[str] = None             # the Dockerfile RenderLite generated (zero-config builds)
+    port: Optional[int] = None                   # the port the edge routes to
+    runs_as_root: Optional[bool] = None
     created_at: datetime = Field(default_factory=utcnow)
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None

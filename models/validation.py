@@ -65,9 +65,10 @@ def relative_path(value: str, what: str) -> str:
     return str(p)
 
 
-def port(value: int | str | None, default: int = 3000) -> int:
-    if value in (None, ""):
-        return default
+def port(value: int | str | None) -> int | None:
+    """A port, or None (unset: RenderLite uses the image's EXPOSE or discovers the app's port)."""
+    if value in (None, "", "auto"):
+        return None
     try:
         n = int(value)
     except (TypeError, ValueError):

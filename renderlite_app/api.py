@@ -80,6 +80,14 @@ def make_api(platform) -> Starlette:
         dep = deployments.request_deploy(platform, req.path_params["name"])
         return views.deployment(dep)
 
+    def rollback(req, db, body):
+        target = body.get("deployment_id")
+        if target is not None and not str(target).isdigit():
+            raise ValidationError('deployment_id must be a deployment number, e.g. {"deployment_id": 12}')
+        dep = deployments.request_deploy(platform, req.path_params["name"], rollback=True,
+                                         rollback_to=int(target) if target is not None else None)
+        return views.deployment(dep)
+
     def list_deployments(req, db, body):
         svc = projects.get_service(db, req.path_params["name"])
         return [views.deployment(d) for d in projects.list_deployments(db, svc.id)]
@@ -159,6 +167,7 @@ def make_api(platform) -> Starlette:
         Route("/api/services/{name}", guarded(update_service), methods=["PATCH"]),
         Route("/api/services/{name}", guarded(delete_service), methods=["DELETE"]),
         Route("/api/services/{name}/deploy", guarded(deploy), methods=["POST"]),
+        Route("/api/services/{name}/rollback", guarded(rollback), methods=["POST"]),
         Route("/api/services/{name}/stop", guarded(lifecycle_action("stop")), methods=["POST"]),
         Route("/api/services/{name}/start", guarded(lifecycle_action("start")), methods=["POST"]),
         Route("/api/services/{name}/restart", guarded(lifecycle_action("restart")), methods=["POST"]),

@@ -203,7 +203,7 @@ class ProjectState(AuthState):
         data = ctl.ServiceInput(
             project=str(self._project_id), name=str(form.get("name") or ""), repo_url=str(form.get("repo_url") or ""),
             branch=str(form.get("branch") or "main"), root_dir=str(form.get("root_dir") or ""),
-            dockerfile_path=str(form.get("dockerfile_path") or "Dockerfile"), port=str(form.get("port") or "3000"))
+            dockerfile_path=str(form.get("dockerfile_path") or "Dockerfile"), port=str(form.get("port") or ""))
         try:
             with _db() as db:
                 ctl.create_service(db, data)

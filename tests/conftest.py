@@ -79,8 +79,16 @@ def git_server(tmp_path_factory):
 
 
 def remove_test_containers(client) -> None:
+    """Containers and images a previous test run left (the test database starts empty each run)."""
+    import docker.errors
+
     for c in client.containers.list(all=True, filters={"label": ["renderlite.instance=test"]}):
         c.remove(force=True)
+    for img in client.images.list(filters={"label": "renderlite.instance=test"}):
+        try:
+            client.images.remove(img.id, force=True)
+        except docker.errors.APIError:
+            pass
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,9 @@ def test_bad_repo_url_is_refused_when_saved(api, project):
     assert r.status_code == 422 and "file://" in r.json()["error"]
 
 
-def test_deploy_redeploy_and_old_container_gone(api, project, git_server, platform_up, docker_client):
+def test_deploy_redeploy_and_old_container_gone(api, project, git_server, platform_up, docker_client, base_images):
+    # A tag no deployment record knows (left by an earlier database): pruned, never kept as "recent".
+    docker_client.images.get(base_images["python"]).tag("renderlite-test/hello", "999")
     create_service(api, project, git_server, "hello", samples.python_app("v1"))
     d1 = deploy(api, "hello")
     assert d1["status"] == "SUCCESS", d1["failure_reason"]
@@ -69,6 +71,8 @@ def test_deploy_redeploy_and_old_container_gone(api, project, git_server, platfo
                       platform_up.drain_seconds + 20), [c.name for c in app_containers(docker_client, "hello")]
     log = api.get(f"/api/deployments/{d2['id']}")["log_lines"]
     assert any("Step" in line for line in log), "build output streams into the deployment log"
+    tags = sorted(t for img in docker_client.images.list(name="renderlite-test/hello") for t in img.tags)
+    assert tags == [f"renderlite-test/hello:{d1['id']}", f"renderlite-test/hello:{d2['id']}"]
 
 
 def test_broken_builds_keep_the_old_version_serving(api, project, git_server, platform_up, docker_client):
@@ -90,8 +94,8 @@ def test_broken_builds_keep_the_old_version_serving(api, project, git_server, pl
 
     # The failed deployments left no container or image behind.
     assert [c.name for c in app_containers(docker_client, "steady")] == [f"rl-test-steady-{good['id']}"]
-    tags = [t for img in docker_client.images.list(name="renderlite/steady") for t in img.tags]
-    assert tags == [f"renderlite/steady:{good['id']}"]
+    tags = [t for img in docker_client.images.list(name="renderlite-test/steady") for t in img.tags]
+    assert tags == [f"renderlite-test/steady:{good['id']}"]
 
 
 def test_app_that_exits_or_never_listens_fails_and_old_keeps_serving(api, project, git_server, platform_up):
@@ -164,3 +168,31 @@ def test_cli_deploy_wait_exit_status_and_status(test_env, api, project, git_serv
 def test_unknown_host_gets_a_clear_404(platform_up):
     r = edge_get(platform_up, "no-such-app")
     assert r.status_code == 404 and "No RenderLite service" in r.text
+
+
+def test_unset_port_uses_expose_then_discovers_the_listening_port(api, project, git_server, platform_up):
+    # EXPOSE 8000 and no port setting: PORT=8000 and the edge routes there.
+    create_service(api, project, git_server, "exposed", samples.python_app("exposed", extra="EXPOSE 8000\n"))
+    d = deploy(api, "exposed")
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert d["port"] == 8000 and edge_get(platform_up, "exposed").text == "hello from exposed\n"
+
+    # No EXPOSE, and the app ignores $PORT: RenderLite finds the one port it listens on.
+    stubborn = samples.python_app("stubborn", cmd='["sh", "-c", "PORT=5005 exec python app.py"]')
+    create_service(api, project, git_server, "stubborn", stubborn)
+    d = deploy(api, "stubborn")
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert d["port"] == 5005 and edge_get(platform_up, "stubborn").text == "hello from stubborn\n"
+    log = "\n".join(api.get(f"/api/deployments/{d['id']}")["log_lines"])
+    assert "listens on port 5005, not on $PORT (3000)" in log
+
+
+def test_rollback_errors_are_clear(api, project, git_server):
+    create_service(api, project, git_server, "norollback", samples.python_app("only"))
+    r = httpx.post(f"{api.base}/api/services/norollback/rollback", headers={"Authorization": f"Bearer {api.token}"},
+                   json={}, timeout=10)
+    assert r.status_code == 404 and "no earlier successful deployment" in r.json()["error"]
+    d = deploy(api, "norollback")
+    r = httpx.post(f"{api.base}/api/services/norollback/rollback", headers={"Authorization": f"Bearer {api.token}"},
+                   json={"deployment_id": d["id"]}, timeout=10)
+    assert r.status_code == 422 and "already live" in r.json()["error"]

@@ -57,7 +57,7 @@ def test_stop_start_restart_rename_delete(api, project, git_server, platform_up,
     api.call("DELETE", "/api/services/cycle")
     assert edge_get(platform_up, "cycle-two").status_code == 404
     assert docker_client.containers.list(all=True, filters={"label": ["renderlite.instance=test", "renderlite.service=cycle"]}) == []
-    assert docker_client.images.list(name="renderlite/cycle") == []
+    assert docker_client.images.list(name="renderlite-test/cycle") == []
 
 
 def test_container_stopped_outside_shows_crashed_within_seconds(api, project, git_server, platform_up, docker_client):

@@ -59,7 +59,7 @@ def test_relative_path_escape_rejected(path):
         v.relative_path(path, "root directory")
 
 
-@pytest.mark.parametrize("value,ok", [(None, True), ("8080", True), (0, False), (70000, False), ("http", False)])
+@pytest.mark.parametrize("value,ok", [("8080", True), (443, True), (0, False), (70000, False), ("http", False)])
 def test_port(value, ok):
     if ok:
         assert 1 <= v.port(value) <= 65535
@@ -244,3 +244,22 @@ def test_port_diagnosis_ignores_docker_dns(rows, port, expected):
     socks = parse_listeners(PROC_HEADER + "".join(rows), PROC_HEADER)
     assert ("127.0.0.11", 0x9969) not in socks
     assert expected in explain_listeners(socks, port)
+
+
+@pytest.mark.parametrize("value", [None, "", "auto"])
+def test_unset_port_means_discover(value):
+    assert v.port(value) is None
+
+
+@pytest.mark.parametrize("setting,exposed,port,why", [
+    (8000, ["5000/tcp"], 8000, "the service's port setting"),
+    (None, ["5000/tcp"], 5000, "EXPOSE"),
+    (None, ["53/udp", "8080/tcp"], 8080, "EXPOSE"),
+    (None, ["9000/tcp", "8080/tcp"], 8080, "lowest of the image's EXPOSE ports 8080, 9000"),
+    (None, [], 3000, "discovered"),
+])
+def test_choose_port(setting, exposed, port, why):
+    from jobs.run import choose_port
+
+    got, reason = choose_port(setting, exposed)
+    assert got == port and why in reason

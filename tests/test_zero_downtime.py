@@ -42,29 +42,48 @@ def switches(answers: list[str]) -> list[str]:
     return [a for i, a in enumerate(answers) if i == 0 or answers[i - 1] != a]
 
 
-def test_redeploy_of_a_slow_starting_app_drops_no_request(api, project, git_server, platform_up):
-    url = git_server.create("slow", samples.slow_app("v1"))
-    api.post("/api/services", {"project": project, "name": "slow", "repo_url": url})
-    d = wait_deploy(api, api.post("/api/services/slow/deploy")["id"])
-    assert d["status"] == "SUCCESS", d["failure_reason"]
-
-    git_server.commit("slow", {"version.txt": "v2\n"})
-    poller = Poller(platform_up, "slow")
+def polled(platform_up, subdomain, action) -> Poller:
+    """Run ``action()`` while a client requests the service every 100 ms; return the poller."""
+    poller = Poller(platform_up, subdomain)
     poller.start()
     time.sleep(1)
-    d2 = wait_deploy(api, api.post("/api/services/slow/deploy")["id"])
-    time.sleep(platform_up.drain_seconds + 3)  # past the drain: the old container is gone
-    poller.stop.set()
-    poller.join()
-    assert d2["status"] == "SUCCESS", d2["failure_reason"]
+    try:
+        action()
+        time.sleep(platform_up.drain_seconds + 3)  # past the drain: the old container is gone
+    finally:
+        poller.stop.set()
+        poller.join()
+    return poller
+
+
+def test_redeploy_and_rollback_of_a_slow_starting_app_drop_no_request(api, project, git_server, platform_up):
+    url = git_server.create("slow", samples.slow_app("v1"))
+    api.post("/api/services", {"project": project, "name": "slow", "repo_url": url})
+    d1 = wait_deploy(api, api.post("/api/services/slow/deploy")["id"])
+    assert d1["status"] == "SUCCESS", d1["failure_reason"]
+
+    git_server.commit("slow", {"version.txt": "v2\n"})
+    deps = []
+    poller = polled(platform_up, "slow", lambda: deps.append(wait_deploy(api, api.post("/api/services/slow/deploy")["id"])))
+    assert deps[0]["status"] == "SUCCESS", deps[0]["failure_reason"]
     assert poller.failures == []
     assert switches(poller.answers) == ["v1", "v2"], switches(poller.answers)
     assert len(poller.answers) > 100  # the app took >10 s to start: we really polled through it
 
+    # Roll back to v1: its image is reused (no clone, no build), with the same zero-downtime switch.
+    poller = polled(platform_up, "slow", lambda: deps.append(wait_deploy(api, api.post("/api/services/slow/rollback")["id"])))
+    rb = deps[1]
+    assert rb["status"] == "SUCCESS", rb["failure_reason"]
+    assert rb["rollback_of"] == d1["id"] and rb["commit_sha"] == d1["commit_sha"]
+    log = "\n".join(api.get(f"/api/deployments/{rb['id']}")["log_lines"])
+    assert "Rolling back to deployment" in log and "Cloning" not in log and "Step 1/" not in log
+    assert poller.failures == []
+    assert switches(poller.answers) == ["v2", "v1"], switches(poller.answers)
+
 
 def test_unhealthy_new_version_keeps_old_and_logs_probes(api, project, git_server, platform_up):
     url = git_server.create("picky", samples.python_app("v1"))
-    api.post("/api/services", {"project": project, "name": "picky", "repo_url": url})
+    api.post("/api/services", {"project": project, "name": "picky", "repo_url": url, "port": 3000})
     assert wait_deploy(api, api.post("/api/services/picky/deploy")["id"])["status"] == "SUCCESS"
     api.call("PATCH", "/api/services/picky", json={"health_start_period": "4"})
     # v2 listens on a fixed port 5000 whatever PORT says: it never passes its check on 3000.

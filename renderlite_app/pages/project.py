@@ -48,7 +48,7 @@ def _create_form() -> rx.Component:
                                                      placeholder="(repository root)")),
                     field("Dockerfile path", rx.input(name="dockerfile_path", id="dockerfile-input",
                                                       default_value="Dockerfile")),
-                    field("Port", rx.input(name="port", id="port-input", default_value="3000",
+                    field("Port", rx.input(name="port", id="port-input", placeholder="auto (EXPOSE, or the port it listens on)",
                                            input_mode="numeric")),
                     columns="2", spacing="3", width="100%",
                 ),
