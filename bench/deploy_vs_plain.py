@@ -54,6 +54,15 @@ def plain(url: str, n: int, client) -> float:
     return elapsed
 
 
+def quiesce(client) -> None:
+    """Start each pair from a quiet engine: the previous deploy's drain and retire are over."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if len(client.containers.list(all=True, filters={"label": ["renderlite.instance=bench"]})) <= 1:
+            return
+        time.sleep(0.2)
+
+
 def renderlite(api: Api, service: str) -> float:
     t = time.monotonic()
     dep = api.post(f"/api/services/{service}/deploy")
@@ -62,9 +71,15 @@ def renderlite(api: Api, service: str) -> float:
         if d["status"] in ("SUCCESS", "FAILED"):
             break
         time.sleep(0.1)
+    elapsed = time.monotonic() - t
     if d["status"] != "SUCCESS":
         raise SystemExit(f"deploy failed: {d['failure_reason']}")
-    return time.monotonic() - t
+    full = api.get(f"/api/deployments/{dep['id']}")
+    from datetime import datetime
+    queued = (datetime.fromisoformat(full["started_at"]) - datetime.fromisoformat(full["created_at"])).total_seconds()
+    stages = [ln.split("(", 1)[1].rstrip(")") for ln in full["log_lines"] if ln.rstrip().endswith(" s)") and "    (" in ln]
+    print(f"    renderlite stages: queue {queued:.2f} s; " + "; ".join(stages), flush=True)
+    return elapsed
 
 
 def main() -> int:
@@ -79,6 +94,8 @@ def main() -> int:
     settings = Settings.from_env(env)
     client = docker.from_env()
     ensure_all(client)
+    import redis
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()   # locks and logs of an earlier run
     git = GitServer(tmp / "git", 29419).start()
     url = git.create("benchapp", samples.python_app("run0"))
     subprocess.run([sys.executable, "-m", "cli", "up", "--detach"], cwd=ROOT, env=env, check=True)
@@ -90,6 +107,7 @@ def main() -> int:
         plain(url, 0, client)
         pairs = []
         for n in range(1, args.runs + 1):
+            quiesce(client)
             git.commit("benchapp", {"version.txt": f"run{n}\n"})
             p = plain(url, n, client)
             r = renderlite(api, "benchapp")

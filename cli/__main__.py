@@ -195,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     rn = sub.add_parser("rename", help="change a service's subdomain")
     rn.add_argument("service")
     rn.add_argument("subdomain")
-    se = sub.add_parser("set", help="change service settings: KEY=VALUE ... (health_path, health_type, "
-                                    "health_interval, health_timeout, health_start_period, health_retries, "
-                                    "branch, root_dir, dockerfile_path, port, repo_url)")
+    from control.service_settings import SETTINGS
+    se = sub.add_parser("set", help="change service settings: KEY=VALUE ... (" + ", ".join(SETTINGS) + "); "
+                                    "an empty value resets one to its default")
     se.add_argument("service")
     se.add_argument("settings", nargs="+")
 

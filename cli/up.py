@@ -35,8 +35,7 @@ def commands(s: Settings) -> dict[str, list[str]]:
     caddy_cfg = s.data_dir / "caddy-initial.json"
     return {
         "caddy": ["caddy", "run", "--config", str(caddy_cfg)],
-        "worker": [PY, "-m", "dramatiq", "jobs.worker", "--processes", "1", "--threads", "2",
-                   "--queues", "deploys", "--path", str(ROOT)],
+        "worker": [PY, "-m", "jobs.worker"],
         "edge": [PY, "-m", "cli", "edge-watch"],
         "web": [str(Path(PY).parent / "reflex"), "run", "--env", "prod", "--loglevel", "warning"],
     }

@@ -9,9 +9,9 @@ import contextlib
 import time
 
 import docker.errors
-import redis
 from sqlmodel import delete as sql_delete, select
 
+from control.locks import ServiceLock
 from control.projects import get_service
 from core.errors import NotFound, RenderLiteError, ValidationError
 from edge import caddy
@@ -19,9 +19,10 @@ from edge.labels import selector
 from edge.sync import sync as sync_edge
 from jobs.health import HealthSpec
 from jobs.run import ContainerPlan, StartError, wait_healthy
+from control.service_settings import columns
 from models import validation as v
 from models.db import session
-from models.tables import Deployment, Service, ServiceStatus
+from models.tables import Deployment, EnvVar, Service, ServiceStatus
 
 
 class Busy(RenderLiteError):
@@ -30,16 +31,13 @@ class Busy(RenderLiteError):
 
 @contextlib.contextmanager
 def service_lock(platform, service_id: int, wait: float = 30):
-    s = platform.settings
-    lock = platform.redis.lock(f"{s.redis_prefix}lock:service:{service_id}",
-                               timeout=s.build_timeout + s.clone_timeout + 600, blocking_timeout=wait)
-    if not lock.acquire():
+    lock = ServiceLock(platform.redis, platform.settings.redis_prefix, service_id)
+    if not lock.acquire(wait=wait):
         raise Busy("a deployment of this service is running; try again when it has finished")
     try:
         yield
     finally:
-        with contextlib.suppress(redis.exceptions.LockError):
-            lock.release()
+        lock.release()
 
 
 def live_container(platform, svc: Service):
@@ -126,60 +124,34 @@ def rename_subdomain(platform, ref, subdomain: str) -> Service:
 
 
 def delete(platform, ref) -> None:
-    """Remove the service's containers, images, routes and records."""
+    """Remove the service's records, then its route, containers and images.
+
+    The records go first, in one transaction: if that fails nothing else was touched; if removing
+    a container fails afterwards, the janitor removes it later (no record knows it any more)."""
+    from jobs.pipeline import image_repo
+
     with session(platform.engine) as db:
         svc = get_service(db, ref)
     with service_lock(platform, svc.id):
-        for c in platform.docker.containers.list(all=True, filters=selector(platform.settings.instance, service=svc.name)):
-            c.remove(force=True)
-        from jobs.pipeline import image_repo
-        for img in platform.docker.images.list(name=image_repo(platform.settings.instance, svc.name)):
-            with contextlib.suppress(docker.errors.APIError):
-                platform.docker.images.remove(img.id, force=True)
         with session(platform.engine) as db:
-            db.exec(sql_delete(Deployment).where(Deployment.service_id == svc.id))
+            for table in (EnvVar, Deployment):
+                db.exec(sql_delete(table).where(table.service_id == svc.id))
             db.exec(sql_delete(Service).where(Service.id == svc.id))
             db.commit()
         sync_edge(platform)
-
-
-HEALTH_FIELDS = {"health_type": str, "health_path": str, "health_interval": float, "health_timeout": float,
-                 "health_start_period": float, "health_retries": int}
+        for row in platform.docker.api.containers(all=True, filters=selector(platform.settings.instance, service=svc.name)):
+            with contextlib.suppress(docker.errors.NotFound):
+                platform.docker.api.remove_container(row["Id"], force=True)
+        for img in platform.docker.images.list(name=image_repo(platform.settings.instance, svc.name)):
+            with contextlib.suppress(docker.errors.APIError):
+                platform.docker.images.remove(img.id, force=True)
 
 
 def update_settings(platform, ref, changes: dict) -> Service:
-    """Change health-check settings, branch, root dir, Dockerfile path or port (used by the next deploy)."""
+    """Change a service's settings (used from its next deploy). Unknown names are refused."""
     with session(platform.engine) as db:
         svc = get_service(db, ref)
-    values = {}
-    for key, raw in changes.items():
-        if key in HEALTH_FIELDS:
-            try:
-                val = HEALTH_FIELDS[key](raw) if raw not in (None, "") else None
-            except (TypeError, ValueError):
-                raise ValidationError(f"{key}={raw!r} is not a {HEALTH_FIELDS[key].__name__}") from None
-            if key == "health_type" and val not in ("http", "tcp"):
-                raise ValidationError("health_type must be 'http' or 'tcp'")
-            if key == "health_path" and val and not val.startswith("/"):
-                raise ValidationError(f"health_path {val!r} must start with '/', e.g. /healthz")
-            if isinstance(val, (int, float)) and not isinstance(val, bool) and val <= 0:
-                raise ValidationError(f"{key} must be greater than 0")
-            values[key] = val if val is not None else ("" if key == "health_path" else None)
-        elif key == "branch":
-            values["branch"] = v.branch(raw)
-        elif key == "root_dir":
-            values["root_dir"] = v.relative_path(raw, "root directory")
-        elif key == "dockerfile_path":
-            values["dockerfile_path"] = v.relative_path(raw, "Dockerfile path") or "Dockerfile"
-        elif key == "port":
-            values["container_port"] = v.port(raw)
-        elif key == "repo_url":
-            values["repo_url"] = v.repo_url(raw)
-        else:
-            raise ValidationError(f"unknown setting {key!r}")
-    values = {k: val for k, val in values.items() if not (val is None and k in ("health_type", "health_interval",
-                                                                                "health_timeout", "health_retries"))}
-    return _set(platform, svc.id, **values)
+    return _set(platform, svc.id, **columns(changes))
 
 
 class _NullLog:

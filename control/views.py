@@ -17,9 +17,11 @@ def service(s: Service, settings) -> dict:
             "root_dir": s.root_dir, "dockerfile_path": s.dockerfile_path, "runtime": s.runtime,
             "subdomain": s.subdomain, "port": s.container_port or "auto", "status": s.status,
             "live_deployment_id": s.live_deployment_id, "status_detail": s.status_detail,
-            "health": {"type": s.health_type, "path": s.health_path, "interval": s.health_interval,
-                       "timeout": s.health_timeout, "start_period": s.health_start_period,
-                       "retries": s.health_retries},
+            "builder": s.builder, "build_command": s.build_command, "start_command": s.start_command,
+            "submodules": s.submodules, "memory_mb": s.memory_mb, "cpus": s.cpus, "pids": s.pids,
+            "health_type": s.health_type, "health_path": s.health_path, "health_interval": s.health_interval,
+            "health_timeout": s.health_timeout, "health_start_period": s.health_start_period,
+            "health_retries": s.health_retries,
             "url": settings.service_url(s.subdomain) if s.live_deployment_id else None}
 
 

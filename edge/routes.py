@@ -25,16 +25,18 @@ class RunningApp:
     running: bool
 
     @classmethod
-    def from_container(cls, c, network: str) -> "RunningApp | None":
-        labels = c.labels or {}
+    def from_listing(cls, row: dict, network: str) -> "RunningApp | None":
+        """From one entry of Docker's container list (GET /containers/json): no inspect, so a
+        container removed meanwhile can never make the listing fail."""
+        labels = row.get("Labels") or {}
         try:
-            nets = c.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+            nets = (row.get("NetworkSettings") or {}).get("Networks") or {}
             ip = (nets.get(network) or {}).get("IPAddress") or ""
-            return cls(id=c.id, service=labels[f"{PREFIX}.service"],
+            return cls(id=row["Id"], service=labels[f"{PREFIX}.service"],
                        deployment_id=int(labels[f"{PREFIX}.deployment"]), port=int(labels[f"{PREFIX}.port"]),
-                       ip=ip, running=c.status == "running")
+                       ip=ip, running=row.get("State") == "running")
         except (KeyError, ValueError) as e:
-            log.warning("skipping container %s with bad labels: %s", c.name, e)
+            log.warning("skipping container %s with bad labels: %s", (row.get("Names") or ["?"])[0], e)
             return None
 
 

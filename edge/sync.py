@@ -20,11 +20,8 @@ def gather(platform) -> tuple[list[LiveService], list[RunningApp]]:
     with session(platform.engine) as db:
         services = [LiveService(s.name, s.subdomain, s.live_deployment_id, s.status)
                     for s in db.exec(select(Service)).all()]
-    apps = []
-    for c in platform.docker.containers.list(all=True, filters=selector(platform.settings.instance)):
-        app = RunningApp.from_container(c, platform.settings.apps_network)
-        if app:
-            apps.append(app)
+    listing = platform.docker.api.containers(all=True, filters=selector(platform.settings.instance))
+    apps = [a for a in (RunningApp.from_listing(row, platform.settings.apps_network) for row in listing) if a]
     return services, apps
 
 

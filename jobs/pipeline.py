@@ -10,6 +10,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,10 @@ def deploy(platform, deployment_id: int) -> str:
         return DS.FAILED.value
     finally:
         shutil.rmtree(job.workdir, ignore_errors=True)
-    retire_old(platform, job.svc, started.container.id, job.tag)
+    # The drain runs after the lock is released: the next deploy of this service need not wait for it.
+    # (A worker killed meanwhile leaves the old container to the janitor, which retires it.)
+    threading.Thread(target=retire_old, args=(platform, job.svc, started.container.id, job.tag),
+                     name=f"retire-{job.svc.name}", daemon=False).start()
     return DS.SUCCESS.value
 
 
@@ -212,28 +216,31 @@ def switch(job: Job, started: Started) -> None:
 def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) -> None:
     """After the drain period, stop the service's other containers and prune old images."""
     s = platform.settings
-    old = [c for c in platform.docker.containers.list(all=True, filters=lbl.selector(s.instance, service=svc.name))
-           if c.id != live_container_id]
+    old = [row["Id"] for row in platform.docker.api.containers(
+        all=True, filters=lbl.selector(s.instance, service=svc.name)) if row["Id"] != live_container_id]
     if old:   # the edge moves new requests within its DNS refresh; then in-flight ones get the drain
         time.sleep(caddy.REFRESH_S + 0.5 + s.drain_seconds)
-    for c in old:
-        log.info("retiring %s", c.name)
+    for cid in old:
+        log.info("retiring container %s of %s", cid[:12], svc.name)
         with contextlib.suppress(docker.errors.APIError):
-            c.stop(timeout=10)   # SIGTERM: the app closes what it still holds; SIGKILL after 10 s
-        run.remove(c)
+            platform.docker.api.stop(cid, timeout=10)   # SIGTERM: the app closes what it holds; SIGKILL after 10 s
+        with contextlib.suppress(docker.errors.NotFound):
+            platform.docker.api.remove_container(cid, force=True)
     prune_images(platform, svc, live_tag=live_tag)
 
 
 def prune_images(platform, svc: Service, live_tag: str) -> list[str]:
-    """Keep the images of the service's last N successful deployments (the database says which)
-    and the live one; remove every other tag of its repository, including tags no record knows."""
+    """Keep the images of the service's last N successful deployments (the database says which),
+    the live one and those of deployments still running; remove every other tag of its
+    repository, including tags no record knows."""
     s = platform.settings
     repo = image_repo(s.instance, svc.name)
     with session(platform.engine) as db:
-        recent = db.exec(select(Deployment.id).where(Deployment.service_id == svc.id,
-                                                     Deployment.status == DS.SUCCESS.value)
+        mine = select(Deployment.id).where(Deployment.service_id == svc.id)
+        recent = db.exec(mine.where(Deployment.status == DS.SUCCESS.value)
                          .order_by(Deployment.id.desc()).limit(s.keep_images)).all()
-    keep = {f"{repo}:{i}" for i in recent} | {live_tag}
+        running = db.exec(mine.where(Deployment.status.in_([DS.QUEUED.value, DS.BUILDING.value]))).all()
+    keep = {f"{repo}:{i}" for i in [*recent, *running]} | {live_tag}   # never a deploy's image mid-flight
     removed = []
     for img in platform.docker.images.list(name=repo):
         for t in img.tags:

@@ -1,54 +1,70 @@
-"""Dramatiq entry point: `dramatiq jobs.worker` runs deployments.
+"""The worker process: `python -m jobs.worker` runs deployments from the Dramatiq queue.
 
-Importing this module is the wiring step of the worker process (it builds the broker).
+At start it recovers what a previous worker left (deployments stuck BUILDING are marked FAILED,
+queued ones are sent again), then consumes the queue. Deploys of one service are serialized by
+a per-service lock; different services build in parallel (one per worker thread).
 """
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 import dramatiq
-import redis
 
 from control.deployments import recover_interrupted, requeue_waiting
-from core.wiring import build
+from control.locks import ServiceLock
+from core.wiring import Platform, build
 from jobs import pipeline
 from jobs.queue import DEPLOY_ACTOR, QUEUE, enqueue_deploy
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-platform = build()
-broker = platform.broker
+log = logging.getLogger("renderlite.worker")
+POLL_MS = 100   # how often an idle worker looks at the queue: a deploy starts within this
 
 
-def deploy(deployment_id: int) -> None:
-    """Serialize per service: if another deploy of the same service holds the lock, retry later."""
-    from models.db import session
-    from models.tables import Deployment
+def register(platform: Platform):
+    """The deploy actor, bound to this process's platform."""
+    def deploy(deployment_id: int) -> None:
+        from models.db import session
+        from models.tables import Deployment
 
-    with session(platform.engine) as db:
-        dep = db.get(Deployment, deployment_id)
-        if dep is None:
+        with session(platform.engine) as db:
+            dep = db.get(Deployment, deployment_id)
+            if dep is None:
+                return
+            service_id = dep.service_id
+        lock = ServiceLock(platform.redis, platform.settings.redis_prefix, service_id)
+        if not lock.acquire():   # another deploy of this service runs: look again in a second
+            enqueue_deploy(platform.broker, deployment_id, delay_ms=1000)
             return
-        service_id = dep.service_id
-    lock = platform.redis.lock(f"{platform.settings.redis_prefix}lock:service:{service_id}",
-                               timeout=platform.settings.build_timeout + platform.settings.clone_timeout + 600,
-                               blocking=False)
-    if not lock.acquire():
-        enqueue_deploy(broker, deployment_id, delay_ms=1000)
-        return
-    try:
-        pipeline.deploy(platform, deployment_id)
-    finally:
         try:
+            pipeline.deploy(platform, deployment_id)
+        finally:
             lock.release()
-        except redis.exceptions.LockError:
-            pass
+
+    return dramatiq.actor(deploy, actor_name=DEPLOY_ACTOR, queue_name=QUEUE, broker=platform.broker,
+                          max_retries=0, time_limit=24 * 3600 * 1000)
 
 
-dramatiq.actor(deploy, actor_name=DEPLOY_ACTOR, queue_name=QUEUE, broker=broker,
-               max_retries=0, time_limit=24 * 3600 * 1000)
+def main(threads: int = 2) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    platform = build()
+    register(platform)
+    for dep_id in recover_interrupted(platform):
+        log.warning("deployment %s was interrupted; marked FAILED", dep_id)
+    for dep_id in requeue_waiting(platform):
+        log.info("deployment %s was waiting in the queue; message sent again", dep_id)
+    worker = dramatiq.Worker(platform.broker, queues={QUEUE}, worker_timeout=POLL_MS, worker_threads=threads)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    log.info("worker ready (%d threads)", threads)
+    stop.wait()
+    log.info("stopping: running deployments are marked FAILED by the next start")
+    worker.stop(timeout=5000)
+    return 0
 
-for dep_id in recover_interrupted(platform):
-    logging.getLogger("renderlite.worker").warning("deployment %s was interrupted; marked FAILED", dep_id)
 
-for dep_id in requeue_waiting(platform):
-    logging.getLogger("renderlite.worker").info("deployment %s was waiting in the queue; message sent again", dep_id)
+if __name__ == "__main__":
+    raise SystemExit(main())

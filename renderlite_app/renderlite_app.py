@@ -11,6 +11,7 @@ from renderlite_app.pages.login import login
 from renderlite_app.pages.project import project
 from renderlite_app.pages.projects import projects
 from renderlite_app.pages.service import service
+from renderlite_app.service_actions import ServiceActions
 from renderlite_app.state import AuthState, ProjectsState, ProjectState, ServiceState, platform
 
 # The platform is built once for this process (clients connect lazily, on first use)
@@ -20,4 +21,5 @@ app = rx.App(api_transformer=make_api(platform()))
 app.add_page(login, route="/login", title="RenderLite - sign in", on_load=AuthState.login_load)
 app.add_page(projects, route="/", title="RenderLite - projects", on_load=ProjectsState.load)
 app.add_page(project, route="/projects/[name]", title="RenderLite - project", on_load=ProjectState.load)
-app.add_page(service, route="/services/[name]", title="RenderLite - service", on_load=ServiceState.load)
+app.add_page(service, route="/services/[name]", title="RenderLite - service",
+             on_load=[ServiceState.load, ServiceActions.load_env])

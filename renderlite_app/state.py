@@ -59,12 +59,17 @@ def _short(sha: str | None) -> str:
     return (sha or "")[:7]
 
 
-def _deployment_row(d) -> dict[str, str]:
+def _deployment_row(d, live_id: int | None) -> dict[str, str]:
     v = views.deployment(d)
     failure = ": ".join(x for x in (v["failure_stage"], v["failure_reason"]) if x)
+    live = d.id == live_id
     return {"id": str(v["id"]), "status": v["status"], "commit": _short(v["commit_sha"]),
             "duration": f"{v['duration_s']} s" if v["duration_s"] is not None else "",
-            "created": (v["created_at"] or "")[:19].replace("T", " "), "failure": failure}
+            "created": (v["created_at"] or "")[:19].replace("T", " "), "failure": failure,
+            "live": "live" if live else "",
+            "kind": f"rollback to #{v['rollback_of']}" if v["rollback_of"] else "",
+            "root": "runs as root" if v["runs_as_root"] else "",
+            "can_rollback": "yes" if v["status"] == "SUCCESS" and not live else ""}
 
 
 def _runtime_tail(container_id: str) -> str:
@@ -243,7 +248,7 @@ class ServiceState(AuthState):
             deps = ctl.list_deployments(db, svc.id)
             # Assign only what changed: every assignment is pushed to the browser.
             self._put(service=info, project_name=ctl.get_project(db, svc.project_id).name,
-                      deployments=[_deployment_row(d) for d in deps],
+                      deployments=[_deployment_row(d, svc.live_deployment_id) for d in deps],
                       latest_status=deps[0].status if deps else "")
             live = ctl.get_deployment(db, svc.live_deployment_id) if svc.live_deployment_id else None
             self._container_id = (live.container_id or "") if live else ""

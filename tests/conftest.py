@@ -136,3 +136,10 @@ def edge_get(settings: Settings, subdomain: str, path: str = "/") -> httpx.Respo
     """A request through the edge, as a browser resolving <sub>.localhost would send it."""
     return httpx.get(f"http://127.0.0.1:{settings.edge_port}{path}",
                      headers={"Host": f"{subdomain}.{settings.domain}:{settings.edge_port}"}, timeout=10)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (the browser fixture screenshots failures)."""
+    outcome = yield
+    setattr(item, f"rep_{call.when}", outcome.get_result())

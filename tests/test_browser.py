@@ -11,7 +11,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture
-def page(platform_up):
+def page(platform_up, request, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -19,6 +19,11 @@ def page(platform_up):
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         page.set_default_timeout(20000)
         yield page
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            shot = tmp_path_factory.mktemp("screens") / f"{request.node.name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot of the failure: {shot}")
         browser.close()
 
 
@@ -61,3 +66,51 @@ def test_create_deploy_and_open_live_url(page, api, platform_up, git_server):
     app.wait_for_load_state()
     assert "hello from clicked in a browser" in app.content()
     assert api.token not in page.content()
+
+
+def test_lifecycle_env_and_rollback_from_the_dashboard(page, api, project, platform_up, git_server):
+    """Secrets masked until revealed, stop/start, a rollback from the deployments table, delete."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import edge_get, wait_deploy
+
+    repo = git_server.create("clickops", samples.python_app("first"))
+    api.post("/api/services", {"project": project, "name": "clickops", "repo_url": repo})
+    first = wait_deploy(api, api.post("/api/services/clickops/deploy")["id"])
+    git_server.commit("clickops", {"version.txt": "second\n"})
+    second = wait_deploy(api, api.post("/api/services/clickops/deploy")["id"])
+    assert (first["status"], second["status"]) == ("SUCCESS", "SUCCESS")
+
+    page.goto(platform_up.web_url + "/login")
+    page.fill("#token-input", api.token)
+    page.click("#login-button")
+    page.wait_for_url(platform_up.web_url + "/")
+    page.goto(platform_up.web_url + "/services/clickops")
+    expect(page.locator("#service-status")).to_have_text("running")
+
+    secret = "s3cr3t value with $ and \"quotes\""
+    page.fill("#env-key-input", "API_KEY")
+    page.fill("#env-value-input", secret)
+    page.click("#env-set-button")
+    expect(page.locator("#env-table")).to_contain_text("API_KEY")
+    assert secret not in page.content(), "a saved value is masked"
+    page.get_by_role("button", name="Reveal").click()
+    expect(page.locator("#env-table")).to_contain_text(secret)
+
+    page.click("#stop-button")
+    expect(page.locator("#service-status")).to_have_text("stopped", timeout=30000)
+    assert edge_get(platform_up, "clickops").status_code == 503
+    page.click("#start-button")
+    expect(page.locator("#service-status")).to_have_text("running", timeout=60000)
+    assert edge_get(platform_up, "clickops").text == "hello from second\n"
+
+    row = page.locator(".deployment-row", has_text="#" + str(first["id"]))
+    row.locator(".rollback-button").click()
+    expect(page.locator("#deployments-table")).to_contain_text(f"rollback to #{first['id']}", timeout=30000)
+    expect(page.locator("#deployment-status")).to_have_text("SUCCESS", timeout=120000)
+    assert edge_get(platform_up, "clickops").text == "hello from first\n"
+
+    page.click("#delete-button")
+    page.click("#confirm-delete-button")
+    page.wait_for_url(f"**/projects/{project}", timeout=60000)
+    assert edge_get(platform_up, "clickops").status_code == 404

@@ -33,8 +33,16 @@ def wait_until(check, seconds: float) -> bool:
     return check()
 
 
+class Listed:
+    def __init__(self, row):
+        self.name = row["Names"][0].lstrip("/")
+
+
 def app_containers(docker_client, name):
-    return docker_client.containers.list(all=True, filters={"label": ["renderlite.instance=test", f"renderlite.service={name}"]})
+    """From the list endpoint only (no inspect): a container retired meanwhile cannot make it fail."""
+    rows = docker_client.api.containers(all=True, filters={"label": ["renderlite.instance=test",
+                                                                     f"renderlite.service={name}"]})
+    return [Listed(r) for r in rows]
 
 
 def test_api_requires_the_token(platform_up):

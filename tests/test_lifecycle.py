@@ -54,6 +54,7 @@ def test_stop_start_restart_rename_delete(api, project, git_server, platform_up,
     assert edge_get(platform_up, "cycle-two").text == "hello from c1\n"
     assert edge_get(platform_up, "cycle").status_code == 404
 
+    api.call("PUT", "/api/services/cycle/env/TOKEN", json={"value": "x"})   # rows that refer to the service
     api.call("DELETE", "/api/services/cycle")
     assert edge_get(platform_up, "cycle-two").status_code == 404
     assert docker_client.containers.list(all=True, filters={"label": ["renderlite.instance=test", "renderlite.service=cycle"]}) == []

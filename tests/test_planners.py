@@ -263,3 +263,14 @@ def test_choose_port(setting, exposed, port, why):
 
     got, reason = choose_port(setting, exposed)
     assert got == port and why in reason
+
+
+def test_running_app_from_a_container_listing_row():
+    row = {"Id": "abc", "Names": ["/rl-test-web-7"], "State": "running",
+           "Labels": {"renderlite.service": "web", "renderlite.deployment": "7", "renderlite.port": "3000"},
+           "NetworkSettings": {"Networks": {"renderlite-test-apps": {"IPAddress": "172.18.0.9"}}}}
+    assert RunningApp.from_listing(row, "renderlite-test-apps") == RunningApp("abc", "web", 7, 3000, "172.18.0.9", True)
+    assert RunningApp.from_listing(dict(row, State="exited"), "renderlite-test-apps").running is False
+    assert RunningApp.from_listing(row, "other-net").ip == ""
+    bad = dict(row, Labels={"renderlite.service": "web", "renderlite.deployment": "seven"})
+    assert RunningApp.from_listing(bad, "renderlite-test-apps") is None, "one bad container is skipped, not fatal"

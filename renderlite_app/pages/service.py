@@ -4,6 +4,8 @@ from __future__ import annotations
 import reflex as rx
 
 from renderlite_app.pages.layout import log_box, shell, status_badge
+from renderlite_app.pages.service_panels import action_bar, env_panel, notice, settings_panel
+from renderlite_app.service_actions import ServiceActions
 from renderlite_app.state import ServiceState
 
 S = ServiceState.service
@@ -43,7 +45,17 @@ def _dep_row(d) -> rx.Component:
         rx.table.cell(rx.cond(d["commit"] != "", rx.code(d["commit"]), "")),
         rx.table.cell(d["created"]),
         rx.table.cell(d["duration"]),
-        rx.table.cell(rx.text(d["failure"], color_scheme="red", size="2")),
+        rx.table.cell(rx.hstack(
+            rx.cond(d["live"] != "", rx.badge("live", color_scheme="green")),
+            rx.cond(d["kind"] != "", rx.text(d["kind"], size="1", color_scheme="gray")),
+            rx.cond(d["root"] != "", rx.badge("runs as root", color_scheme="orange",
+                                              title="the image's user is root; add a USER line to its Dockerfile")),
+            rx.text(d["failure"], color_scheme="red", size="2"),
+            rx.cond(d["can_rollback"] != "", rx.button("Roll back", size="1", variant="soft",
+                                                       on_click=ServiceActions.rollback(d["id"]),
+                                                       class_name="rollback-button",
+                                                       title="redeploy this deployment's image")),
+            spacing="2", align="center", wrap="wrap")),
         background=rx.cond(selected, "var(--accent-3)", "transparent"),
         class_name="deployment-row",
     )
@@ -68,10 +80,12 @@ def service() -> rx.Component:
         rx.hstack(
             rx.heading(rx.text.span("Service "), rx.code(S["name"]), size="5"),
             rx.spacer(),
+            action_bar(),
             rx.button("Deploy", on_click=ServiceState.deploy, id="deploy-button", size="3",
                       disabled=S["name"] == ""),
             width="100%", align="center",
         ),
+        notice(),
         _details(),
         rx.heading("Deployments", size="4"),
         _deployments(),
@@ -90,6 +104,8 @@ def service() -> rx.Component:
                                                                  id="runtime-refresh-button"),
                   align="center", spacing="3"),
         log_box(ServiceState.runtime_log, "runtime-log", "(no live container)"),
+        env_panel(),
+        settings_panel(),
         crumbs=[rx.text("/"), rx.link("Projects", href="/"), rx.text("/"),
                 rx.link(ServiceState.project_name, href="/projects/" + ServiceState.project_name)],
     )

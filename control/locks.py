@@ -1,0 +1,41 @@
+"""One lock per service, in Redis: deploys and lifecycle actions of a service never interleave.
+
+The lock lives only while its holder does: it expires after ``TTL_S`` unless a heartbeat
+thread renews it, so a worker killed in the middle of a deploy (SIGKILL, a lost machine)
+blocks that service for seconds, not for the length of a build time limit.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import redis
+
+TTL_S = 30
+RENEW_S = 10
+
+
+class ServiceLock:
+    def __init__(self, r: redis.Redis, prefix: str, service_id: int, ttl: float = TTL_S):
+        self._lock = r.lock(f"{prefix}lock:service:{service_id}", timeout=ttl, thread_local=False)
+        self._every = min(RENEW_S, ttl / 3)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self, wait: float | None = None) -> bool:
+        """Take the lock (waiting up to ``wait`` seconds; None: do not wait) and start renewing it."""
+        got = self._lock.acquire(blocking=wait is not None, blocking_timeout=wait)
+        if got:
+            self._thread = threading.Thread(target=self._renew, name="service-lock", daemon=True)
+            self._thread.start()
+        return bool(got)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._every):
+            with contextlib.suppress(redis.RedisError):
+                self._lock.reacquire()
+
+    def release(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(redis.exceptions.LockError, redis.RedisError):
+            self._lock.release()
