@@ -76,3 +76,51 @@ def port(value: int | str | None) -> int | None:
     if not 1 <= n <= 65535:
         raise ValidationError(f"port {n} is out of range; use 1-65535")
     return n
+
+
+BUILDERS = ("auto", "dockerfile", "nixpacks")
+
+
+def choice(value, allowed: tuple[str, ...], what: str) -> str:
+    value = str(value or "").strip().lower()
+    if value not in allowed:
+        raise ValidationError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def command(value, what: str) -> str | None:
+    """A build or start command (run by /bin/sh in the image); empty means "detect it"."""
+    value = str(value or "").strip()
+    if not value:
+        return None
+    if "\x00" in value or len(value) > 2000:
+        raise ValidationError(f"{what} is too long or contains a NUL byte; keep it to one shell command line")
+    return value
+
+
+def health_path(value) -> str:
+    value = str(value or "").strip()
+    if value and not value.startswith("/"):
+        raise ValidationError(f"health check path {value!r} must start with '/', e.g. /healthz")
+    if any(ord(c) < 0x21 for c in value):
+        raise ValidationError("health check path must not contain spaces or control characters")
+    return value
+
+
+def positive(kind, what: str, maximum: float | None = None):
+    """A converter: '' -> None (use the default), else a number > 0 (and <= maximum)."""
+    def convert(value):
+        if value in (None, ""):
+            return None
+        try:
+            n = kind(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{what} {value!r} is not a {'whole ' if kind is int else ''}number") from None
+        if n <= 0 or (maximum is not None and n > maximum):
+            raise ValidationError(f"{what} must be greater than 0" + (f" and at most {maximum:g}" if maximum else ""))
+        return n
+    return convert
+
+
+def flag(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
