@@ -1,0 +1,207 @@
+"""Zero-config planners for Python, Ruby, Go and static sites (Node is in detect.py).
+
+Each planner reads files under the root directory only and returns the fields of a RuntimePlan;
+every decision is appended to ``log`` with its reason. A planner that cannot find a start command
+raises BuildError saying how to add one.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+from core.errors import BuildError
+
+DEFAULT_PYTHON, DEFAULT_RUBY, DEFAULT_GO = "3.12", "3.3", "1.23"
+ASK_START = "add a Procfile `web:` line or set the service's start command"
+STATIC_SERVER = 'python3 -m http.server "$PORT" --bind 0.0.0.0 --directory {dir}'
+SKIP_DIRS = {"node_modules", "venv", ".venv", "env", "tests", "test", "migrations", "site-packages", "build",
+             "dist", ".git"}
+WSGI_RE = re.compile(r"^(\w+)\s*=\s*(Flask|Bottle|Falcon|falcon\.App|bottle\.Bottle)\(", re.M)
+ASGI_RE = re.compile(r"^(\w+)\s*=\s*(FastAPI|Starlette|Quart|Litestar)\(", re.M)
+
+
+def read_text(root: Path, name: str) -> str | None:
+    try:
+        return (root / name).read_text(errors="replace")
+    except (OSError, ValueError):
+        return None
+
+
+def first_line(text: str | None) -> str:
+    return next((ln.strip() for ln in (text or "").splitlines() if ln.strip() and not ln.startswith("#")), "")
+
+
+# ---------------------------------------------------------------- python
+def _python_version(root: Path, env: dict, log: list[str]) -> tuple[str, str]:
+    sources = [("PYTHON_VERSION", env.get("PYTHON_VERSION", "").strip()),
+               (".python-version", first_line(read_text(root, ".python-version"))),
+               ("runtime.txt", first_line(read_text(root, "runtime.txt")).removeprefix("python-"))]
+    for source, raw in sources:
+        if raw:
+            m = re.fullmatch(r"(?:cpython-|python)?(3\.\d+)(\.\d+)?(\S*)", raw)
+            if not m:
+                raise BuildError(f"{source} says {raw!r}, which is not a Python 3 version RenderLite can use; "
+                                 f"write e.g. 3.12 there, or set PYTHON_VERSION in the service's environment")
+            log.append(f"Python {m.group(1)} (from {source}" + (f": {raw})" if raw != m.group(1) else ")"))
+            return m.group(1), source
+    log.append(f"Python {DEFAULT_PYTHON} (default: no PYTHON_VERSION, .python-version or runtime.txt)")
+    return DEFAULT_PYTHON, "default"
+
+
+def _pyproject(root: Path) -> dict:
+    text = read_text(root, "pyproject.toml")
+    if text is None:
+        return {}
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise BuildError(f"pyproject.toml is not valid TOML ({e}); fix it and deploy again") from None
+
+
+def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
+    """(package manager, plan fields, dependency text for server detection)."""
+    venv = "/opt/venv"
+    if (root / "requirements.txt").is_file():
+        others = [f for f in ("poetry.lock", "uv.lock", "Pipfile.lock") if (root / f).is_file()]
+        log.append("detected pip (requirements.txt)" + (f"; also found {', '.join(others)}, ignored: requirements.txt "
+                                                        "wins because it is what pip deploys" if others else ""))
+        return "pip", dict(manifests=["requirements.txt"],
+                           install=["pip install --no-cache-dir -r requirements.txt"]), read_text(root, "requirements.txt")
+    project = _pyproject(root)
+    if (root / "pyproject.toml").is_file():
+        deps = " ".join(project.get("project", {}).get("dependencies", []) or [])
+        deps += " " + " ".join((project.get("tool", {}).get("poetry", {}).get("dependencies", {}) or {}).keys())
+        if (root / "uv.lock").is_file():
+            log.append("detected uv (uv.lock)")
+            return "uv", dict(manifests=["pyproject.toml", "uv.lock"], setup=["pip install --no-cache-dir uv"],
+                              env={"UV_PROJECT_ENVIRONMENT": venv, "UV_LINK_MODE": "copy"},
+                              install=["uv sync --frozen --no-dev --no-install-project"]), deps
+        if (root / "poetry.lock").is_file() or "poetry" in project.get("tool", {}):
+            lock = (root / "poetry.lock").is_file()
+            log.append("detected Poetry (" + ("poetry.lock" if lock else "[tool.poetry] in pyproject.toml") + ")")
+            return "poetry", dict(manifests=["pyproject.toml"] + (["poetry.lock"] if lock else []),
+                                  setup=["pip install --no-cache-dir poetry"],
+                                  env={"POETRY_VIRTUALENVS_CREATE": "false"},
+                                  install=["poetry install --no-root --only main --no-interaction"]), deps
+        listed = project.get("project", {}).get("dependencies", []) or []
+        log.append(f"detected pip (pyproject.toml, {len(listed)} dependencies in [project])")
+        install = ["pip install --no-cache-dir " + " ".join(shlex.quote(d) for d in listed)] if listed else []
+        return "pip", dict(manifests=["pyproject.toml"], install=install), deps
+    if (root / "Pipfile").is_file():
+        lock = (root / "Pipfile.lock").is_file()
+        log.append("detected Pipenv (Pipfile" + (" and Pipfile.lock)" if lock else ")"))
+        cmd = "pipenv install --system --deploy" if lock else "pipenv install --system --skip-lock"
+        return "pipenv", dict(manifests=["Pipfile"] + (["Pipfile.lock"] if lock else []),
+                              setup=["pip install --no-cache-dir pipenv"], install=[cmd]), read_text(root, "Pipfile")
+    log.append("detected Python (setup.py): installing the project with pip")
+    return "pip", dict(manifests=[], after_copy=["pip install --no-cache-dir ."]), ""
+
+
+def _python_candidates(root: Path) -> list[tuple[str, str]]:
+    """(module:object, "wsgi"|"asgi") for each app object found at the top of a module."""
+    found = []
+    files = sorted(root.glob("*.py")) + sorted(p for p in root.glob("*/*.py") if p.parent.name not in SKIP_DIRS)
+    for f in files:
+        try:
+            text = f.read_text(errors="replace")
+        except OSError:
+            continue
+        module = ".".join(f.relative_to(root).with_suffix("").parts)
+        found += [(f"{module}:{m.group(1)}", "wsgi") for m in WSGI_RE.finditer(text)]
+        found += [(f"{module}:{m.group(1)}", "asgi") for m in ASGI_RE.finditer(text)]
+        if f.name == "wsgi.py" and "get_wsgi_application" in text and (root / "manage.py").is_file():
+            found.append((f"{module}:application", "wsgi"))
+    return found
+
+
+def _python(root, env, log, build, start):
+    version, source = _python_version(root, env, log)
+    pm, fields, deps = _python_install(root, log)
+    plan = dict(runtime="python", version=version, version_source=source, package_manager=pm, build=build,
+                env={"PYTHONUNBUFFERED": "1", **fields.pop("env", {})}, **fields)
+    plan.setdefault("install", [])
+    if start:
+        return dict(plan, start=start)
+    apps = _python_candidates(root)
+    if len(apps) != 1:
+        what = (f"found {len(apps)} app objects ({', '.join(a for a, _ in apps)})" if apps
+                else "found no Flask/FastAPI/Django/Starlette app object")
+        raise BuildError(f"RenderLite cannot tell how to start this Python app: it {what}; {ASK_START}, "
+                         "e.g. `web: gunicorn app:app --bind 0.0.0.0:$PORT`")
+    target, kind = apps[0]
+    server = "gunicorn" if kind == "wsgi" else "uvicorn"
+    low = (deps or "").lower()
+    if server not in low:
+        plan["after_copy"] = plan.get("after_copy", []) + [f"pip install --no-cache-dir {server}"]
+        log.append(f"{server} is not among the dependencies: installing it to serve {target}")
+    cmd = (f"gunicorn {target} --bind 0.0.0.0:$PORT" if kind == "wsgi"
+           else f"uvicorn {target} --host 0.0.0.0 --port $PORT")
+    log.append(f"start: `{cmd}` (the one {kind.upper()} app found: {target})")
+    return dict(plan, start=cmd)
+
+
+# ---------------------------------------------------------------- ruby
+def _ruby(root, env, log, build, start):
+    raw = env.get("RUBY_VERSION", "").strip() or first_line(read_text(root, ".ruby-version")).removeprefix("ruby-")
+    m = re.search(r"^\s*ruby\s+['\"]([\d.]+)['\"]", read_text(root, "Gemfile") or "", re.M)
+    version, source = (raw, "RUBY_VERSION or .ruby-version") if raw else (m.group(1), "Gemfile") if m else (DEFAULT_RUBY, "default")
+    version = ".".join(version.split(".")[:2])
+    log.append(f"Ruby {version} (from {source})")
+    lock = (root / "Gemfile.lock").is_file()
+    log.append("detected Bundler (Gemfile" + (" and Gemfile.lock)" if lock else ")"))
+    plan = dict(runtime="ruby", version=version, version_source=source, package_manager="bundler", build=build,
+                manifests=["Gemfile"] + (["Gemfile.lock"] if lock else []),
+                env={"BUNDLE_WITHOUT": "development:test", "RACK_ENV": "production"},
+                install=["bundle install --jobs 4"])
+    if start:
+        return dict(plan, start=start)
+    gems = (read_text(root, "Gemfile.lock") or "") + (read_text(root, "Gemfile") or "")
+    if (root / "bin" / "rails").is_file():
+        cmd, why = "bundle exec rails server -b 0.0.0.0 -p $PORT", "bin/rails"
+    elif (root / "config.ru").is_file():
+        cmd, why = ("bundle exec puma -b tcp://0.0.0.0:$PORT config.ru", "config.ru, puma in the Gemfile") \
+            if re.search(r"\bpuma\b", gems) else ("bundle exec rackup config.ru -o 0.0.0.0 -p $PORT", "config.ru")
+    else:
+        raise BuildError(f"Gemfile but no config.ru or bin/rails, so RenderLite does not know how to start the app; "
+                         f"{ASK_START}")
+    log.append(f"start: `{cmd}` ({why})")
+    return dict(plan, start=cmd)
+
+
+# ---------------------------------------------------------------- go
+def _go(root, env, log, build, start):
+    mod = read_text(root, "go.mod") or ""
+    m = re.search(r"^go\s+(\d+\.\d+)", mod, re.M)
+    raw = env.get("GO_VERSION", "").strip()
+    version, source = (raw, "GO_VERSION") if raw else (m.group(1), "go.mod") if m else (DEFAULT_GO, "default")
+    log.append(f"Go {version} (from {source})")
+    mains = [d for d in sorted((root / "cmd").glob("*")) if d.is_dir() and list(d.glob("*.go"))]
+    if list(root.glob("*.go")) and "package main" in " ".join((p.read_text(errors="replace")[:2000])
+                                                            for p in root.glob("*.go")):
+        pkg, why = ".", "package main at the root"
+    elif len(mains) == 1:
+        pkg, why = f"./cmd/{mains[0].name}", f"the one command under cmd/ ({mains[0].name})"
+    elif build or start:
+        pkg, why = ".", "the service's own command"
+    else:
+        raise BuildError(f"go.mod but no `package main` at the root and {len(mains)} commands under cmd/, so RenderLite "
+                         "does not know what to build; set the service's build and start commands")
+    log.append(f"build: `go build -o /app/bin/app {pkg}` ({why})")
+    manifests = ["go.mod"] + (["go.sum"] if (root / "go.sum").is_file() else [])
+    plan = dict(runtime="go", version=version, version_source=source, package_manager="go modules",
+                manifests=manifests, install=["go mod download"], build=build, binary=pkg,
+                env={"CGO_ENABLED": "0"})
+    return dict(plan, start=start or "/app/bin/app")
+
+
+# ---------------------------------------------------------------- static
+def _static(root, env, log, build, start):
+    log.append("static site (index.html): served by a small static file server")
+    site = "/app"
+    return dict(runtime="static", version=None, package_manager=None, install=[], manifests=[], build=build,
+                start=start or STATIC_SERVER.format(dir=site))
+
+
+PLANNERS_MORE = {"python": _python, "ruby": _ruby, "go": _go, "static": _static}
