@@ -25,7 +25,8 @@ def cmd_services(args, s):
     if args.action == "create":
         body = {"project": args.project, "name": args.name, "repo_url": args.repo, "branch": args.branch,
                 "root_dir": args.root_dir, "dockerfile_path": args.dockerfile, "port": args.port,
-                "subdomain": args.subdomain}
+                "subdomain": args.subdomain, "builder": args.builder, "build_command": args.build_command,
+                "start_command": args.start_command}
         svc = api.post("/api/services", body)
         print(f"created service {svc['name']} -> {s.service_url(svc['subdomain'])} (after its first deploy)")
     else:
@@ -172,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     sv.add_argument("--dockerfile", default="Dockerfile")
     sv.add_argument("--port", type=int, default=None)
     sv.add_argument("--subdomain", default=None)
+    sv.add_argument("--builder", default="auto", choices=["auto", "dockerfile", "nixpacks"],
+                    help="auto: the Dockerfile if the repository has one, else a zero-config build")
+    sv.add_argument("--build-command", default=None, help="overrides the detected build command")
+    sv.add_argument("--start-command", default=None, help="overrides the detected start command")
 
     dp = sub.add_parser("deploy", help="deploy a service")
     dp.add_argument("service")

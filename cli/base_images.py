@@ -6,8 +6,8 @@ Point RENDERLITE_BASE_IMAGE_<RUNTIME> at them; test sample apps start FROM them.
 
 The host's own extra CA certificates (/usr/local/share/ca-certificates, e.g. a company's
 TLS-inspecting proxy) are copied into the images, so `pip install` and `npm install` inside a
-build trust the same servers the host trusts. The images carry a label with the certificates'
-hash; when the host's certificates change, the images are rebuilt.
+build trust the same servers the host trusts. The images carry a label with the hash of the certificates and of
+their recipe; when either changes, the images are rebuilt.
 """
 from __future__ import annotations
 
@@ -23,20 +23,31 @@ from pathlib import Path
 DEBIAN = "renderlite-base/debian:bookworm"
 PYTHON = "renderlite-base/python:3.11"
 NODE = "renderlite-base/node:18"
+RUBY = "renderlite-base/ruby:3.1"
+GO = "renderlite-base/go:1.19"
 
 APT = ("RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {pkgs} "
        "&& rm -rf /var/lib/apt/lists/*")
 HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
 CA_LABEL = "renderlite.ca-sha"
 # Debian's pip and requests read the system bundle; Node needs to be told.
+# Tools with their own certificate bundles (uv, Poetry's requests, bun) are pointed at the system one.
+BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 TRUST = ("COPY ca/ /usr/local/share/ca-certificates/\nRUN update-ca-certificates >/dev/null\n"
-         "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n")
+         f"ENV NODE_EXTRA_CA_CERTS={BUNDLE} SSL_CERT_FILE={BUNDLE} REQUESTS_CA_BUNDLE={BUNDLE} UV_NATIVE_TLS=1\n")
 LAYERS = {
     PYTHON: "FROM {base}\n" + APT.format(pkgs="python3 python3-pip python3-venv ca-certificates") + "\n" + TRUST +
             "RUN ln -sf /usr/bin/python3 /usr/local/bin/python && ln -sf /usr/bin/pip3 /usr/local/bin/pip\n"
             "ENV PIP_BREAK_SYSTEM_PACKAGES=1 PYTHONUNBUFFERED=1\n",
     NODE: "FROM {base}\n" + APT.format(pkgs="nodejs npm ca-certificates") + "\n" + TRUST,
+    # rubygems.org may be unreachable too: rack and puma come from Debian, so a Gemfile needing only
+    # them installs offline.
+    RUBY: "FROM {base}\n" + APT.format(pkgs="ruby ruby-bundler ruby-rack puma ca-certificates") + "\n" + TRUST,
+    GO: "FROM {base}\n" + APT.format(pkgs="golang-go ca-certificates") + "\n" + TRUST +
+        "ENV GOTOOLCHAIN=local GOFLAGS=-buildvcs=false\n",
 }
+# RENDERLITE_BASE_IMAGE_<RUNTIME> values that point zero-config builds at these images.
+OVERRIDES = {"python": PYTHON, "node": NODE, "ruby": RUBY, "go": GO, "static": PYTHON, "run": DEBIAN}
 
 
 def host_cas() -> dict[str, bytes]:
@@ -47,8 +58,9 @@ def host_cas() -> dict[str, bytes]:
         return {}
 
 
-def ca_sha(cas: dict[str, bytes]) -> str:
-    h = hashlib.sha256()
+def ca_sha(cas: dict[str, bytes], recipe: str = "") -> str:
+    """Hash of the certificates and the image's recipe: a change to either rebuilds the image."""
+    h = hashlib.sha256(recipe.encode())
     for name, data in cas.items():
         h.update(name.encode() + b"\0" + data + b"\0")
     return h.hexdigest()[:16]
@@ -111,7 +123,7 @@ def debian(client, log=print) -> str:
 
 def layered(client, tag: str, log=print) -> str:
     cas = host_cas()
-    sha = ca_sha(cas)
+    sha = ca_sha(cas, LAYERS[tag])
     if has(client, tag, sha):
         return tag
     base = debian(client, log)
@@ -122,7 +134,13 @@ def layered(client, tag: str, log=print) -> str:
 
 
 def ensure_all(client, log=print) -> dict[str, str]:
-    return {"python": layered(client, PYTHON, log), "node": layered(client, NODE, log)}
+    """Every local base image, built if missing: {runtime: tag}, the same keys as OVERRIDES."""
+    built = {tag: layered(client, tag, log) for tag in LAYERS}
+    return {kind: built.get(tag) or debian(client, log) for kind, tag in OVERRIDES.items()}
+
+
+def override_env(images: dict[str, str]) -> dict[str, str]:
+    return {f"RENDERLITE_BASE_IMAGE_{kind.upper()}": tag for kind, tag in images.items()}
 
 
 if __name__ == "__main__":

@@ -98,6 +98,11 @@ def set_service_status(db: Session, service_id: int, status: ServiceStatus, **va
     db.commit()
 
 
+def set_service_runtime(db: Session, service_id: int, runtime: str) -> None:
+    db.exec(update(Service).where(Service.id == service_id).values(runtime=runtime))
+    db.commit()
+
+
 def recover_interrupted(platform, reason: str = "the worker stopped while this deployment was building "
                                                 "(crash or restart); deploy again") -> list[int]:
     """Mark deployments left BUILDING by a dead worker as FAILED. Run at worker start-up."""

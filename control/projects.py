@@ -46,6 +46,9 @@ class ServiceInput:
     dockerfile_path: str = "Dockerfile"
     port: int | str | None = None
     subdomain: str | None = None
+    builder: str = "auto"                 # auto | dockerfile | nixpacks
+    build_command: str | None = None
+    start_command: str | None = None
 
 
 def create_service(db: Session, data: ServiceInput) -> Service:
@@ -57,6 +60,9 @@ def create_service(db: Session, data: ServiceInput) -> Service:
         root_dir=v.relative_path(data.root_dir, "root directory"),
         dockerfile_path=v.relative_path(data.dockerfile_path or "Dockerfile", "Dockerfile path") or "Dockerfile",
         container_port=v.port(data.port),
+        builder=v.choice(data.builder or "auto", v.BUILDERS, "builder"),
+        build_command=v.command(data.build_command, "build command"),
+        start_command=v.command(data.start_command, "start command"),
     )
     if db.exec(select(Service).where(Service.name == name)).first():
         raise ValidationError(f"a service named '{name}' already exists; pick another name")

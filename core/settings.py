@@ -38,6 +38,15 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={raw!r} must be true or false")
+
+
 def _hostport(env: dict[str, str], name: str, default: str) -> str:
     raw = (env.get(name) or default).strip()
     host, _, port = raw.rpartition(":")
@@ -67,6 +76,11 @@ class Settings:
     app_cpus: float = 1.0
     app_pids: int = 256
     keep_images: int = 3
+    build_memory_mb: int = 2048
+    build_cpus: float = 1.0
+    clone_max_mb: int = 500
+    min_free_disk_mb: int = 1024
+    require_non_root: bool = False
     base_images: dict[str, str] = field(default_factory=dict)
     secret_key: str | None = field(default=None, repr=False)
 
@@ -140,6 +154,11 @@ class Settings:
             app_pids=_int(env, "RENDERLITE_APP_PIDS", 256),
             app_cpus=_float(env, "RENDERLITE_APP_CPUS", 1.0),
             keep_images=_int(env, "RENDERLITE_KEEP_IMAGES", 3),
+            build_memory_mb=_int(env, "RENDERLITE_BUILD_MEMORY_MB", 2048),
+            build_cpus=_float(env, "RENDERLITE_BUILD_CPUS", 1.0),
+            clone_max_mb=_int(env, "RENDERLITE_CLONE_MAX_MB", 500),
+            min_free_disk_mb=_int(env, "RENDERLITE_MIN_FREE_DISK_MB", 1024),
+            require_non_root=_bool(env, "RENDERLITE_REQUIRE_NON_ROOT"),
             base_images=base_images,
             secret_key=env.get("RENDERLITE_SECRET_KEY") or None,
         )

@@ -1,11 +1,19 @@
-"""Stage 2: build the image from the service's Dockerfile with the Docker SDK, streaming output."""
+"""Stage 2: build the image, streaming output into the deployment's log.
+
+``plan()`` decides how (the repository's Dockerfile, a Dockerfile RenderLite generates when there is
+none, or Nixpacks when the service asks for it and the server has it); ``run()`` executes the plan
+with the Docker SDK (or the nixpacks CLI) under a time limit, a memory and a CPU cap."""
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import socket
+import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
@@ -16,6 +24,28 @@ from core.errors import BuildError, Cancelled
 STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 
 
+GENERATED = ".renderlite.Dockerfile"    # written into the build context, kept out of the image
+DETECT_VARS = ("NODE_VERSION", "PYTHON_VERSION", "RUBY_VERSION", "GO_VERSION")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What the build stage reads from a service, once its source is checked out."""
+    checkout: Path
+    tag: str                          # renderlite/<service>:<deployment id>
+    labels: dict
+    timeout: int
+    root_dir: str = ""
+    dockerfile_path: str = "Dockerfile"
+    builder: str = "auto"             # auto | dockerfile | nixpacks
+    build_command: str | None = None
+    start_command: str | None = None
+    env: dict = field(default_factory=dict)          # detection variables only (NODE_VERSION, ...)
+    base_images: dict = field(default_factory=dict)  # RENDERLITE_BASE_IMAGE_<RUNTIME> overrides
+    memory_mb: int = 2048
+    cpus: float = 1.0
+
+
 @dataclass(frozen=True)
 class BuildPlan:
     context: Path          # the service's root directory inside the checkout
@@ -24,32 +54,100 @@ class BuildPlan:
     labels: dict
     timeout: int
     memory_mb: int = 2048
+    cpus: float = 1.0
+    kind: str = "dockerfile"                # dockerfile | generated | nixpacks
+    runtime: str = "dockerfile"             # what the service is built as (node, python, ... for zero-config)
+    generated: str | None = None            # the Dockerfile RenderLite wrote (the build plan the dashboard shows)
+    dockerignore: str | None = None         # the .dockerignore to write into the context (None: keep the repo's)
+    decisions: tuple[str, ...] = ()         # why, one build-log line each
+    base_vars: tuple[tuple[str, str], ...] = ()   # (base image, the variable that overrides it)
+    nixpacks: tuple[str, ...] = ()          # the nixpacks argv (kind "nixpacks")
 
 
-def plan(checkout: Path, root_dir: str, dockerfile_path: str, tag: str, labels: dict,
-         timeout: int) -> BuildPlan:
+def _context(checkout: Path, root_dir: str) -> Path:
     context = (checkout / root_dir).resolve() if root_dir else checkout.resolve()
     if not str(context).startswith(str(checkout.resolve())):
         raise BuildError(f"root directory '{root_dir}' points outside the repository; set a path inside it")
     if not context.is_dir():
         raise BuildError(f"root directory '{root_dir}' does not exist in the repository; "
                          "check the service's root directory setting")
-    dockerfile = (context / dockerfile_path).resolve()
+    return context
+
+
+def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
+    """Pure but for reading the checkout: which builder, and what it will run.
+
+    auto: the service's Dockerfile if the repository has one, else a Dockerfile RenderLite
+    generates from what it detects; dockerfile: the Dockerfile or a clear failure; nixpacks: the
+    ``nixpacks`` binary (``nixpacks_bin``, found on the PATH by the caller)."""
+    context = _context(req.checkout, req.root_dir)
+    common = dict(context=context, tag=req.tag, labels=req.labels, timeout=req.timeout,
+                  memory_mb=req.memory_mb, cpus=req.cpus)
+    where = f"{req.root_dir}/{req.dockerfile_path}" if req.root_dir else req.dockerfile_path
+    dockerfile = (context / req.dockerfile_path).resolve()
     if not str(dockerfile).startswith(str(context)):
-        raise BuildError(f"Dockerfile path '{dockerfile_path}' points outside the root directory")
-    if not dockerfile.is_file():
-        where = f"{root_dir}/{dockerfile_path}" if root_dir else dockerfile_path
-        raise BuildError(f"no Dockerfile at '{where}' in the repository; add one, or set the service's "
-                         "Dockerfile path (builds without a Dockerfile are not supported yet)")
-    return BuildPlan(context=context, dockerfile=dockerfile_path, tag=tag, labels=labels, timeout=timeout)
+        raise BuildError(f"Dockerfile path '{req.dockerfile_path}' points outside the root directory")
+    if req.builder == "nixpacks":
+        return _nixpacks(req, common, nixpacks_bin)
+    if dockerfile.is_file():
+        return BuildPlan(dockerfile=req.dockerfile_path, decisions=(f"using the repository's Dockerfile ({where})",),
+                         **common)
+    if req.builder == "dockerfile":
+        raise BuildError(f"no Dockerfile at '{where}' in the repository; add one, set the service's Dockerfile "
+                         "path, or switch the service's builder to auto to build without one")
+    if req.dockerfile_path != "Dockerfile":
+        raise BuildError(f"no Dockerfile at '{where}' (the service's Dockerfile path); fix the path, or reset it "
+                         "to build without a Dockerfile")
+    return _generated(req, common)
+
+
+def _generated(req: BuildRequest, common: dict) -> BuildPlan:
+    from jobs import dockerfile_gen
+    from jobs.detect import detect
+
+    rp = detect(common["context"], req.env, req.build_command, req.start_command)
+    text, notes = dockerfile_gen.generate(rp, req.base_images)
+    ignore = (common["context"] / ".dockerignore")
+    ignore_text = ignore.read_text(errors="replace") if rp.has_dockerignore else dockerfile_gen.DOCKERIGNORE
+    ignore_text = ignore_text.rstrip("\n") + f"\n{GENERATED}\n"
+    bases = tuple((dockerfile_gen.base_image(k, v, req.base_images)[0], f"RENDERLITE_BASE_IMAGE_{k.upper()}")
+                  for k, v in dockerfile_gen.stages(rp))
+    return BuildPlan(dockerfile=GENERATED, kind="generated", runtime=rp.runtime, generated=text,
+                     dockerignore=ignore_text, decisions=("no Dockerfile: zero-config build", *rp.decisions, *notes),
+                     base_vars=bases, **common)
+
+
+def _nixpacks(req: BuildRequest, common: dict, binary: str | None) -> BuildPlan:
+    if not binary:
+        raise BuildError("the service's builder is nixpacks, but this server has no `nixpacks` binary on its PATH; "
+                         "install Nixpacks on the server, or switch the service's builder to auto")
+    argv = [binary, "build", str(common["context"]), "--name", req.tag]
+    argv += [x for k, v in sorted(req.labels.items()) for x in ("--label", f"{k}={v}")]
+    if req.build_command:
+        argv += ["--build-cmd", req.build_command]
+    if req.start_command:
+        argv += ["--start-cmd", req.start_command]
+    return BuildPlan(dockerfile="", kind="nixpacks", runtime="nixpacks", nixpacks=tuple(argv),
+                     decisions=(f"builder: nixpacks ({binary})",), **common)
+
+
+def prepare(p: BuildPlan) -> None:
+    """The one write a plan needs: the generated Dockerfile and .dockerignore into the checkout."""
+    if p.generated is not None:
+        (p.context / GENERATED).write_text(p.generated)
+    if p.dockerignore is not None:
+        (p.context / ".dockerignore").write_text(p.dockerignore)
 
 
 class _BuildClient(docker.APIClient):
     """A Docker API client that keeps the build's HTTP response, so a watchdog can cut it.
     Closing the connection makes the daemon cancel the build and kill its RUN container."""
     response = None
+    extra_params: dict = {}   # build parameters docker-py does not pass itself (cpuperiod, cpuquota)
 
     def _post(self, url, **kwargs):
+        if url.endswith("/build") and self.extra_params:
+            kwargs["params"] = {**(kwargs.get("params") or {}), **self.extra_params}
         resp = super()._post(url, **kwargs)
         if url.endswith("/build"):
             self.response = resp
@@ -95,20 +193,40 @@ class Watchdog:
                 return
 
 
+PULL_FAILURES = ("pull access denied", "manifest unknown", "not found: manifest", "no such host",
+                 "dial tcp", "tls handshake", "i/o timeout", "repository does not exist", "connection refused")
+
+
+def explain_failure(p: BuildPlan, step: str, msg: str) -> str:
+    """Pure: the failure message for a failed build step, with the next step for the user."""
+    low = msg.lower()
+    if "(FROM " in step and any(f in low for f in PULL_FAILURES):
+        image = step.split("(FROM ", 1)[1].split()[0].rstrip(")")
+        var = dict(p.base_vars).get(image)
+        fix = (f"set {var} to an image this server has (`./renderlite admin base-images` builds local ones)"
+               if var else "use a base image this server has, or make the registry reachable")
+        return f"base image {image} could not be pulled ({msg}); {fix}"
+    what = ("fix what that step runs (the build plan shows the generated Dockerfile), set the service's build "
+            "command, or add a Dockerfile") if p.kind == "generated" else "fix that step in the Dockerfile"
+    return f"build failed at {step}: {msg}; {what} and deploy again"
+
+
 def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
     """Build and return the image id. Raises BuildError naming the failing step."""
-    log.line(f"==> Building {p.tag} from {p.dockerfile}")
+    if p.kind == "nixpacks":
+        return run_nixpacks(client, p, log, cancelled)
+    log.line(f"==> Building {p.tag} from " + ("the generated Dockerfile" if p.kind == "generated" else p.dockerfile))
     step = "the first step"
     api = _BuildClient(base_url=client.api.base_url if not client.api.base_url.startswith("http+docker")
                        else "unix:///var/run/docker.sock", version=client.api.api_version, timeout=p.timeout + 60)
+    api.extra_params = {"cpuperiod": 100_000, "cpuquota": int(p.cpus * 100_000)}   # each RUN step's CPU cap
     watchdog = Watchdog(api, p.timeout, cancelled)
     try:
         with watchdog:
             stream = api.build(path=str(p.context), dockerfile=p.dockerfile, tag=p.tag, rm=True,
                                forcerm=True, decode=True, pull=False, labels=p.labels,
                                container_limits={"memory": p.memory_mb * 1024 * 1024,
-                                                 "memswap": p.memory_mb * 1024 * 1024,
-                                                 "cpushares": 512})
+                                                 "memswap": p.memory_mb * 1024 * 1024})
             image_id = None
             for chunk in stream:
                 if "stream" in chunk:
@@ -121,7 +239,7 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                 elif "error" in chunk:
                     msg = chunk.get("error", "").strip()
                     log.line(f"ERROR: {msg}")
-                    raise BuildError(f"build failed at {step}: {msg}; fix that step in the Dockerfile and deploy again")
+                    raise BuildError(explain_failure(p, step, msg))
                 elif "aux" in chunk and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
     except docker.errors.APIError as e:
@@ -135,12 +253,55 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
             raise BuildError(f"build failed: {e}") from None
     finally:
         api.close()
-    if watchdog.reason == "timeout":
-        raise BuildError(f"build exceeded {p.timeout} s at {step} and was stopped; make the build faster "
-                         "or raise RENDERLITE_BUILD_TIMEOUT")
-    if watchdog.reason == "cancelled":
-        raise Cancelled("cancelled by a user during the build")
+    _stopped(p, watchdog.reason, step)
     try:
         return image_id or client.images.get(p.tag).id
     except docker.errors.ImageNotFound:
         raise BuildError(f"build finished without producing {p.tag}; check the build log") from None
+
+
+def _stopped(p: BuildPlan, reason: str | None, step: str) -> None:
+    if reason == "timeout":
+        raise BuildError(f"build exceeded {p.timeout} s at {step} and was stopped; make the build faster "
+                         "or raise RENDERLITE_BUILD_TIMEOUT")
+    if reason == "cancelled":
+        raise Cancelled("cancelled by a user during the build")
+
+
+class _Process:
+    """Lets the Watchdog stop a subprocess the way it cuts a Docker build."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+
+    def cut(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def run_nixpacks(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
+    """Run the nixpacks CLI (argv list, its own process group), streaming its output."""
+    log.line(f"==> Building {p.tag} with Nixpacks")
+    proc = subprocess.Popen(list(p.nixpacks), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True, errors="replace")
+    watchdog = Watchdog(_Process(proc), p.timeout, cancelled)
+    tail: list[str] = []
+    with watchdog:
+        for line in proc.stdout:
+            log.line(line.rstrip())
+            tail = (tail + [line.strip()])[-5:]
+        code = proc.wait()
+    _stopped(p, watchdog.reason, "the nixpacks build")
+    if code != 0:
+        raise BuildError(f"nixpacks build exited with code {code}: {' | '.join(t for t in tail if t)[-400:]}; "
+                         "see the build log, or switch the service's builder to auto")
+    try:
+        return client.images.get(p.tag).id
+    except docker.errors.ImageNotFound:
+        raise BuildError(f"nixpacks finished without producing {p.tag}; check the build log") from None
+
+
+def runs_as_root(client, tag: str) -> bool:
+    """Does the image's configured user run as root (no USER, 'root', uid 0)?"""
+    user = ((client.images.get(tag).attrs.get("Config") or {}).get("User") or "").strip()
+    return user.split(":")[0] in ("", "root", "0")

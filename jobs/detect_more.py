@@ -18,8 +18,12 @@ ASK_START = "add a Procfile `web:` line or set the service's start command"
 STATIC_SERVER = 'python3 -m http.server "$PORT" --bind 0.0.0.0 --directory {dir}'
 SKIP_DIRS = {"node_modules", "venv", ".venv", "env", "tests", "test", "migrations", "site-packages", "build",
              "dist", ".git"}
-WSGI_RE = re.compile(r"^(\w+)\s*=\s*(Flask|Bottle|Falcon|falcon\.App|bottle\.Bottle)\(", re.M)
-ASGI_RE = re.compile(r"^(\w+)\s*=\s*(FastAPI|Starlette|Quart|Litestar)\(", re.M)
+ANNOTATION = r"(?:\s*:\s*[\w.]+)?"
+WSGI_RE = re.compile(r"^(\w+)" + ANNOTATION + r"\s*=\s*(?:flask\.)?Flask\(|^(\w+)" + ANNOTATION +
+                     r"\s*=\s*(?:bottle\.)?Bottle\(|^(\w+)" + ANNOTATION + r"\s*=\s*falcon\.(?:App|API)\(", re.M)
+ASGI_RE = re.compile(r"^(\w+)" + ANNOTATION + r"\s*=\s*(?:fastapi\.)?FastAPI\(|^(\w+)" + ANNOTATION +
+                     r"\s*=\s*(?:starlette\.applications\.|starlette\.)?Starlette\(|^(\w+)" + ANNOTATION +
+                     r"\s*=\s*(?:quart\.)?Quart\(|^(\w+)" + ANNOTATION + r"\s*=\s*(?:litestar\.)?Litestar\(", re.M)
 
 
 def read_text(root: Path, name: str) -> str | None:
@@ -76,7 +80,8 @@ def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
         if (root / "uv.lock").is_file():
             log.append("detected uv (uv.lock)")
             return "uv", dict(manifests=["pyproject.toml", "uv.lock"], setup=["pip install --no-cache-dir uv"],
-                              env={"UV_PROJECT_ENVIRONMENT": venv, "UV_LINK_MODE": "copy"},
+                              env={"UV_PROJECT_ENVIRONMENT": venv, "UV_LINK_MODE": "copy",
+                                   "UV_PYTHON": f"{venv}/bin/python", "UV_PYTHON_DOWNLOADS": "never"},
                               install=["uv sync --frozen --no-dev --no-install-project"]), deps
         if (root / "poetry.lock").is_file() or "poetry" in project.get("tool", {}):
             lock = (root / "poetry.lock").is_file()
@@ -99,6 +104,10 @@ def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
     return "pip", dict(manifests=[], after_copy=["pip install --no-cache-dir ."]), ""
 
 
+def _first(m: re.Match) -> str:
+    return next(g for g in m.groups() if g)
+
+
 def _python_candidates(root: Path) -> list[tuple[str, str]]:
     """(module:object, "wsgi"|"asgi") for each app object found at the top of a module."""
     found = []
@@ -108,9 +117,10 @@ def _python_candidates(root: Path) -> list[tuple[str, str]]:
             text = f.read_text(errors="replace")
         except OSError:
             continue
-        module = ".".join(f.relative_to(root).with_suffix("").parts)
-        found += [(f"{module}:{m.group(1)}", "wsgi") for m in WSGI_RE.finditer(text)]
-        found += [(f"{module}:{m.group(1)}", "asgi") for m in ASGI_RE.finditer(text)]
+        parts = f.relative_to(root).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found += [(f"{module}:{_first(m)}", "wsgi") for m in WSGI_RE.finditer(text)]
+        found += [(f"{module}:{_first(m)}", "asgi") for m in ASGI_RE.finditer(text)]
         if f.name == "wsgi.py" and "get_wsgi_application" in text and (root / "manage.py").is_file():
             found.append((f"{module}:application", "wsgi"))
     return found
@@ -134,7 +144,8 @@ def _python(root, env, log, build, start):
     server = "gunicorn" if kind == "wsgi" else "uvicorn"
     low = (deps or "").lower()
     if server not in low:
-        plan["after_copy"] = plan.get("after_copy", []) + [f"pip install --no-cache-dir {server}"]
+        where = "install" if plan.get("manifests") else "after_copy"   # with the dependencies' layer if there is one
+        plan[where] = plan.get(where, []) + [f"pip install --no-cache-dir {server}"]
         log.append(f"{server} is not among the dependencies: installing it to serve {target}")
     cmd = (f"gunicorn {target} --bind 0.0.0.0:$PORT" if kind == "wsgi"
            else f"uvicorn {target} --host 0.0.0.0 --port $PORT")

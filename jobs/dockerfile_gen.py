@@ -67,6 +67,15 @@ def _deps(plan: RuntimePlan) -> list[str]:
     return lines + _run(plan.after_copy) + _run([plan.build])
 
 
+def stages(plan: RuntimePlan) -> list[tuple[str, str | None]]:
+    """(base image kind, version) of each FROM line ``generate`` writes, in order."""
+    if plan.runtime == "go":
+        return [("go", plan.version), ("run", None)]
+    if plan.runtime == "static" and plan.builder == "node":
+        return [("node", plan.version), ("static", None)]
+    return [(plan.runtime, plan.version)]
+
+
 def generate(plan: RuntimePlan, overrides: dict[str, str]) -> tuple[str, list[str]]:
     """(Dockerfile text, log lines naming the base images)."""
     notes: list[str] = []
@@ -84,6 +93,7 @@ def generate(plan: RuntimePlan, overrides: dict[str, str]) -> tuple[str, list[st
         lines += [f"COPY {m} ./{m}" for m in plan.manifests] + _run(plan.install) + ["COPY . ."]
         lines += _run([plan.build or f"go build -trimpath -o /app/bin/app {plan.binary or '.'}"])
         lines += [f"FROM {base('run', None)}", USER_SETUP, "WORKDIR /app",
+                  f"COPY --from=build --chown={UID}:{UID} /src /app",   # templates and assets next to the binary
                   f"COPY --from=build --chown={UID}:{UID} /app/bin /app/bin"]
     elif plan.runtime == "static" and plan.builder == "node":
         pick = " ".join(SITE_DIRS)

@@ -19,7 +19,7 @@ import docker.errors
 from sqlmodel import select
 
 from control import deployments as ctl, envvars
-from core.errors import Cancelled, DeployError, StartError
+from core.errors import BuildError, Cancelled, DeployError, StartError
 from core.secrets import SecretKeyError
 from edge import caddy, labels as lbl
 from edge.sync import sync as sync_edge
@@ -97,11 +97,11 @@ def deploy(platform, deployment_id: int) -> str:
         return job
     s, t0, started = platform.settings, time.monotonic(), None
     try:
-        with job.stage("source"):
-            source(job)
-        job.checkpoint()
-        with session(platform.engine) as db:
+        with session(platform.engine) as db:   # before any work: a wrong key fails the deploy at once
             env = envvars.decrypted(db, s, job.svc.id)
+        with job.stage("source"):
+            source(job, env)
+        job.checkpoint()
         job.out.line(f"==> Environment: {len(env)} variable(s) from the service settings" +
                      (f" ({', '.join(sorted(env))})" if env else ""))
         with job.stage("start and health check"):
@@ -123,7 +123,7 @@ def deploy(platform, deployment_id: int) -> str:
     return DS.SUCCESS.value
 
 
-def source(job: Job) -> None:
+def source(job: Job, env: dict) -> None:
     """Produce the image ``job.tag``: reuse an earlier deployment's (rollback) or clone and build."""
     platform, svc, s = job.platform, job.svc, job.platform.settings
     if job.dep.source_deployment_id:
@@ -144,11 +144,29 @@ def source(job: Job) -> None:
         sha = clone.run(clone.ClonePlan(svc.repo_url, svc.branch, job.workdir / "src", s.clone_timeout,
                                         submodules=svc.submodules), job.out)
     job.record(commit_sha=sha)
-    plan = build.plan(job.workdir / "src", svc.root_dir, svc.dockerfile_path, job.tag, lbl.image_labels(ident),
-                      s.build_timeout)
+    plan = build.plan(build.BuildRequest(
+        checkout=job.workdir / "src", tag=job.tag, labels=lbl.image_labels(ident), timeout=s.build_timeout,
+        root_dir=svc.root_dir, dockerfile_path=svc.dockerfile_path, builder=svc.builder,
+        build_command=svc.build_command, start_command=svc.start_command, base_images=s.base_images,
+        env={k: env[k].reveal() for k in build.DETECT_VARS if k in env},
+        memory_mb=s.build_memory_mb, cpus=s.build_cpus), nixpacks_bin=shutil.which("nixpacks"))
+    job.out.line("==> Build plan")
+    for why in plan.decisions:
+        job.out.line(f"    {why}")
+    job.record(build_plan=plan.generated)
+    with session(platform.engine) as db:
+        ctl.set_service_runtime(db, svc.id, plan.runtime)
+    build.prepare(plan)
     job.checkpoint()
     with job.stage("build"):
         build.run(platform.docker, plan, job.out, lambda: ctl.cancel_requested(platform, job.dep.id))
+    root = build.runs_as_root(platform.docker, job.tag)
+    job.record(runs_as_root=root)
+    if root:
+        job.out.line("==> The image runs as root: add a USER line to its Dockerfile (the dashboard flags it)")
+        if s.require_non_root:
+            raise BuildError("the image runs as root, and this installation refuses root images "
+                             "(RENDERLITE_REQUIRE_NON_ROOT); add `USER <non-root user>` to the Dockerfile")
 
 
 @dataclass

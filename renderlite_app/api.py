@@ -69,7 +69,8 @@ def make_api(platform) -> Starlette:
         return [views.service(x, s) for x in projects.list_services(db, req.query_params.get("project"))]
 
     def create_service(req, db, body):
-        known = {"project", "name", "repo_url", "branch", "root_dir", "dockerfile_path", "port", "subdomain"}
+        known = {"project", "name", "repo_url", "branch", "root_dir", "dockerfile_path", "port", "subdomain",
+                 "builder", "build_command", "start_command"}
         data = projects.ServiceInput(**{k: v for k, v in body.items() if k in known and v is not None})
         return views.service(projects.create_service(db, data), s)
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.settings import Settings  # noqa: E402
+from cli.base_images import OVERRIDES, override_env  # noqa: E402
 from tests.support.gitserver import GitServer  # noqa: E402
 
 PG_ADMIN = os.environ.get("RENDERLITE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -48,6 +49,7 @@ def test_env(tmp_path_factory) -> dict[str, str]:
         "RENDERLITE_EDGE_AGENT": "127.0.0.1:18053",
         "RENDERLITE_HEALTH_TIMEOUT": "20",
         "RENDERLITE_DRAIN_SECONDS": "1",
+        **override_env(OVERRIDES),   # zero-config builds start from the local base images
     })
     return env
 

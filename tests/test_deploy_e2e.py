@@ -140,11 +140,12 @@ def test_unknown_branch_and_unreachable_repo_fail_at_clone(api, project, git_ser
     assert d["status"] == "FAILED" and d["failure_stage"] == "clone" and "cannot connect" in d["failure_reason"]
 
 
-def test_missing_dockerfile_says_what_to_do(api, project, git_server):
+def test_nothing_to_build_says_what_to_do(api, project, git_server):
     create_service(api, project, git_server, "nodocker", {"app.py": "print(1)\n"})
     d = deploy(api, "nodocker")
     assert d["status"] == "FAILED" and d["failure_stage"] == "build"
-    assert "no Dockerfile at 'Dockerfile'" in d["failure_reason"]
+    assert "no Dockerfile and nothing RenderLite recognises" in d["failure_reason"]
+    assert "add a Dockerfile" in d["failure_reason"]
 
 
 def test_root_directory_is_the_build_context(api, project, git_server, platform_up):

@@ -90,12 +90,13 @@ def test_clone_errors_are_explained(stderr, needle):
 
 def test_build_plan_refuses_missing_dockerfile_and_escapes(tmp_path):
     (tmp_path / "apps" / "web").mkdir(parents=True)
+    req = lambda **kw: build.BuildRequest(checkout=tmp_path, tag="t:1", labels={}, timeout=60, **kw)
     with pytest.raises(BuildError, match="no Dockerfile at 'apps/web/Dockerfile'"):
-        build.plan(tmp_path, "apps/web", "Dockerfile", "t:1", {}, 60)
+        build.plan(req(root_dir="apps/web", builder="dockerfile"))
     with pytest.raises(BuildError, match="does not exist"):
-        build.plan(tmp_path, "nope", "Dockerfile", "t:1", {}, 60)
+        build.plan(req(root_dir="nope"))
     (tmp_path / "apps" / "web" / "Dockerfile").write_text("FROM scratch\n")
-    p = build.plan(tmp_path, "apps/web", "Dockerfile", "t:1", {}, 60)
+    p = build.plan(req(root_dir="apps/web", builder="dockerfile"))
     assert p.context == (tmp_path / "apps" / "web").resolve() and p.dockerfile == "Dockerfile"
 
 

@@ -105,3 +105,12 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).s
 
 def env_app() -> dict[str, str]:
     return {"Dockerfile": dockerfile(), "app.py": ENV_APP}
+
+
+REPOS = __import__("pathlib").Path(__file__).parent / "repos"
+
+
+def repo(name: str) -> dict[str, str]:
+    """A sample repository kept as files under tests/samples/repos/<name> (real lockfiles)."""
+    root = REPOS / name
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}

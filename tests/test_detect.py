@@ -1,0 +1,255 @@
+"""Zero-config builds, the pure half: detection over many repository layouts, the generated
+Dockerfile, and the builder choice (Dockerfile, generated, Nixpacks). No Docker here."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.errors import BuildError
+from jobs import build, dockerfile_gen
+from jobs.detect import detect
+
+PKG_START = json.dumps({"name": "app", "scripts": {"start": "node server.js"}})
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(content)
+    return root
+
+
+# (layout, runtime, package manager, start command, a decision the build log must show)
+LAYOUTS = {
+    "npm": ({"package.json": PKG_START, "package-lock.json": "{}"}, "node", "npm", "npm start",
+            "detected npm (package-lock.json)"),
+    "yarn": ({"package.json": PKG_START, "yarn.lock": "# yarn lockfile v1\n"}, "node", "yarn", "yarn start",
+             "detected yarn (yarn.lock)"),
+    "pnpm beats a stray npm lockfile": (
+        {"package.json": PKG_START, "pnpm-lock.yaml": "lockfileVersion: '9.0'\n", "package-lock.json": "{}"},
+        "node", "pnpm", "pnpm start", "found pnpm-lock.yaml and package-lock.json; using pnpm"),
+    "bun": ({"package.json": PKG_START, "bun.lock": "{}"}, "node", "bun", "bun run start", "detected bun (bun.lock)"),
+    "packageManager field wins over lockfiles": (
+        {"package.json": json.dumps({"packageManager": "yarn@4.1.0", "scripts": {"start": "node s.js"}}),
+         "package-lock.json": "{}"}, "node", "yarn", "yarn start", "packageManager field in package.json"),
+    "node main without start script": (
+        {"package.json": json.dumps({"main": "index.js"}), "index.js": ""}, "node", "npm", "node index.js",
+        "main in package.json"),
+    "node server.js default": ({"package.json": "{}", "server.js": ""}, "node", "npm", "node server.js",
+                               "npm's default start"),
+    "pip + one Flask app": ({"requirements.txt": "flask\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n"},
+                            "python", "pip", "gunicorn app:app --bind 0.0.0.0:$PORT", "the one WSGI app found"),
+    "pip + FastAPI in a package": (
+        {"requirements.txt": "fastapi\nuvicorn\n", "api/main.py": "from fastapi import FastAPI\napi = FastAPI()\n"},
+        "python", "pip", "uvicorn api.main:api --host 0.0.0.0 --port $PORT", "the one ASGI app found"),
+    "Django": ({"requirements.txt": "django\ngunicorn\n", "manage.py": "",
+                "site/wsgi.py": "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n"},
+               "python", "pip", "gunicorn site.wsgi:application --bind 0.0.0.0:$PORT", "WSGI"),
+    "poetry": ({"pyproject.toml": "[tool.poetry]\nname='x'\n", "poetry.lock": "", "Procfile": "web: python app.py\n"},
+               "python", "poetry", "python app.py", "detected Poetry (poetry.lock)"),
+    "uv": ({"pyproject.toml": "[project]\nname='x'\ndependencies=['flask']\n", "uv.lock": "",
+            "Procfile": "web: flask run\n"}, "python", "uv", "flask run", "detected uv (uv.lock)"),
+    "pipenv": ({"Pipfile": "[packages]\n", "Pipfile.lock": "{}", "Procfile": "web: python app.py\n"},
+               "python", "pipenv", "python app.py", "detected Pipenv (Pipfile and Pipfile.lock)"),
+    "Procfile web and worker: web always": (
+        {"requirements.txt": "", "Procfile": "worker: python w.py\nweb: python web.py\n"}, "python", "pip",
+        "python web.py", "worker: not started here"),
+    "Procfile web settles a mixed repository": (
+        {"requirements.txt": "", "package.json": PKG_START, "Procfile": "web: npm start\n"}, "node", "npm", "npm start",
+        "the Procfile web: command runs npm"),
+    "mixed repository without Procfile: python first, and why": (
+        {"requirements.txt": "", "package.json": PKG_START, "Procfile": "web: gunicorn a:b\n"}, "python", "pip",
+        "gunicorn a:b", "found python (requirements.txt) and node (package.json)"),
+    "go at the root": ({"go.mod": "module x\n\ngo 1.19\n", "main.go": "package main\nfunc main() {}\n"},
+                       "go", "go modules", "/app/bin/app", "package main at the root"),
+    "go with one command": ({"go.mod": "module x\n", "cmd/api/main.go": "package main\n"}, "go", "go modules",
+                            "/app/bin/app", "the one command under cmd/ (api)"),
+    "ruby rack with puma": ({"Gemfile": "gem 'rack'\ngem 'puma'\n", "config.ru": "run ->(e){[200,{},['']]}\n"},
+                            "ruby", "bundler", "bundle exec puma -b tcp://0.0.0.0:$PORT config.ru", "config.ru"),
+    "static site": ({"index.html": "<h1>hi</h1>"}, "static", None, 'python3 -m http.server "$PORT"', "static site"),
+    "static site built by node": (
+        {"package.json": json.dumps({"scripts": {"build": "node build.js"}}), "build.js": ""}, "static", "npm",
+        'python3 -m http.server "$PORT" --bind 0.0.0.0 --directory /app/site', "serving the site as static files"),
+}
+
+
+@pytest.mark.parametrize("name", LAYOUTS)
+def test_detection(tmp_path, name):
+    files, runtime, pm, start, why = LAYOUTS[name]
+    plan = detect(write(tmp_path, files))
+    assert (plan.runtime, plan.package_manager) == (runtime, pm)
+    assert plan.start.startswith(start), plan.start
+    assert any(why in d for d in plan.decisions), plan.decisions
+
+
+@pytest.mark.parametrize("files,env,version,source", [
+    ({".nvmrc": "lts/iron\n"}, {}, "20", ".nvmrc"),
+    ({".nvmrc": "lts/*\n"}, {}, "24", ".nvmrc"),
+    ({".node-version": "v18.17.0\n"}, {}, "18", ".node-version"),
+    ({".nvmrc": "18\n"}, {"NODE_VERSION": "22"}, "22", "NODE_VERSION"),
+    ({"package.json": json.dumps({"engines": {"node": ">=18 <21"}, "scripts": {"start": "x"}})}, {}, "20",
+     "engines.node"),
+    ({"package.json": json.dumps({"engines": {"node": "^16.14.0"}, "scripts": {"start": "x"}})}, {}, "16",
+     "engines.node"),
+    ({}, {}, "24", "default"),
+])
+def test_node_version(tmp_path, files, env, version, source):
+    files = {"package.json": PKG_START, **files}
+    plan = detect(write(tmp_path, files), env=env)
+    assert (plan.version, plan.version_source) == (version, source)
+
+
+@pytest.mark.parametrize("files,version", [
+    ({".python-version": "3.11.4\n"}, "3.11"), ({"runtime.txt": "python-3.10.12\n"}, "3.10"), ({}, "3.12"),
+])
+def test_python_version(tmp_path, files, version):
+    plan = detect(write(tmp_path, {"requirements.txt": "", "Procfile": "web: python a.py\n", **files}))
+    assert plan.version == version
+
+
+@pytest.mark.parametrize("files,message", [
+    ({"package.json": "{}"}, "add a start script to package.json, a Procfile `web:` line, or set the service's start"),
+    ({"package.json": "{nope"}, "package.json is not valid JSON"),
+    ({"package.json": PKG_START, ".nvmrc": "lts/nosuchname\n"}, ".nvmrc says 'lts/nosuchname'"),
+    ({"package.json": json.dumps({"engines": {"node": "<4"}, "scripts": {"start": "x"}})}, "no Node major"),
+    ({"requirements.txt": "flask\n"}, "found no Flask/FastAPI/Django/Starlette app object"),
+    ({"requirements.txt": "", "a.py": "app = Flask(x)\n", "b.py": "app = FastAPI()\n"}, "found 2 app objects"),
+    ({"requirements.txt": "", ".python-version": "2.7\n"}, "not a Python 3 version"),
+    ({"pyproject.toml": "[project\n"}, "pyproject.toml is not valid TOML"),
+    ({"Gemfile": "gem 'rack'\n"}, "no config.ru or bin/rails"),
+    ({"go.mod": "module x\n", "cmd/a/main.go": "", "cmd/b/main.go": ""}, "2 commands under cmd/"),
+    ({"README.md": "hi", "app.py": "print(1)"}, "nothing RenderLite recognises"),
+])
+def test_detection_failures_say_what_to_do(tmp_path, files, message):
+    with pytest.raises(BuildError) as e:
+        detect(write(tmp_path, files))
+    assert message in str(e.value)
+
+
+def test_service_commands_win_over_everything(tmp_path):
+    plan = detect(write(tmp_path, {"package.json": json.dumps({"scripts": {"start": "a", "build": "b"}}),
+                                   "Procfile": "web: node p.js\n"}),
+                  build_command="make site", start_command="node custom.js")
+    assert plan.start == "node custom.js" and plan.build == "make site"
+    assert any("the service's start command, which wins" in d for d in plan.decisions)
+
+
+def test_monorepo_subfolder_reads_only_its_root_and_says_where_the_lockfile_is(tmp_path):
+    write(tmp_path, {".git/HEAD": "", "pnpm-lock.yaml": "", "apps/web/package.json": PKG_START,
+                     "requirements.txt": "flask\n"})
+    plan = detect(tmp_path / "apps" / "web")
+    assert plan.runtime == "node" and plan.package_manager == "npm"
+    assert any("pnpm-lock.yaml in" in d and "outside the build context" in d for d in plan.decisions)
+
+
+def test_generated_dockerfile_layers_deps_first_runs_unprivileged_and_honours_port(tmp_path):
+    plan = detect(write(tmp_path, {"package.json": json.dumps({"scripts": {"start": "node s.js", "build": "tsc"}}),
+                                   "package-lock.json": "{}", ".nvmrc": "20\n"}))
+    text, notes = dockerfile_gen.generate(plan, {"node": "registry.local/node:{version}"})
+    lines = text.splitlines()
+    assert lines[1] == "FROM registry.local/node:20"
+    assert "RENDERLITE_BASE_IMAGE_NODE" in notes[0]
+    order = [next(i for i, ln in enumerate(lines) if ln.startswith(p)) for p in
+             ("COPY --chown=10001:10001 package.json", "COPY --chown=10001:10001 package-lock.json",
+              "RUN npm ci", "COPY --chown=10001:10001 . .", "RUN npm run build", 'ENV NODE_ENV="production"', "CMD")]
+    assert order == sorted(order), "manifests, install, source, build, runtime env, start: in that order"
+    assert lines[-2] == 'ENV NODE_ENV="production"' and lines[-3] == "USER 10001"
+    assert json.loads(lines[-1][4:]) == ["/bin/sh", "-c", "exec npm start"]
+
+
+def test_generated_go_and_node_static_builds_are_multi_stage(tmp_path):
+    go = detect(write(tmp_path / "go", {"go.mod": "module x\n\ngo 1.21\n", "main.go": "package main\n"}))
+    text, _ = dockerfile_gen.generate(go, {})
+    assert text.count("FROM ") == 2 and "FROM golang:1.21 AS build" in text and "COPY --from=build" in text
+    assert dockerfile_gen.stages(go) == [("go", "1.21"), ("run", None)]
+    site = detect(write(tmp_path / "site", {"package.json": json.dumps({"scripts": {"build": "vite build"}})}))
+    text, _ = dockerfile_gen.generate(site, {"static": "local/static"})
+    assert "FROM local/static" in text and "COPY --from=build --chown=10001:10001 /site /app/site" in text
+
+
+def test_start_commands_with_shell_syntax_are_not_exec_wrapped(tmp_path):
+    plan = detect(write(tmp_path, {"requirements.txt": "", "Procfile": "web: python migrate.py && python app.py\n"}))
+    text, _ = dockerfile_gen.generate(plan, {})
+    assert json.loads(text.splitlines()[-1][4:]) == ["/bin/sh", "-c", "python migrate.py && python app.py"]
+
+
+# -------------------------------------------------------------- builder choice
+def request(tmp_path, **kw) -> build.BuildRequest:
+    return build.BuildRequest(checkout=tmp_path, tag="t:1", labels={"renderlite.managed": "true"}, timeout=60, **kw)
+
+
+def test_auto_uses_the_repositorys_dockerfile_when_there_is_one(tmp_path):
+    write(tmp_path, {"apps/web/Dockerfile": "FROM scratch\n", "apps/web/package.json": PKG_START})
+    p = build.plan(request(tmp_path, root_dir="apps/web"))
+    assert (p.kind, p.dockerfile, p.generated) == ("dockerfile", "Dockerfile", None)
+    assert p.context == (tmp_path / "apps" / "web").resolve()
+
+
+def test_auto_without_dockerfile_generates_one_and_keeps_it_out_of_the_image(tmp_path):
+    write(tmp_path, {"package.json": PKG_START, ".dockerignore": "secrets/\n"})
+    p = build.plan(request(tmp_path, base_images={"node": "local/node:18"}))
+    assert p.kind == "generated" and p.runtime == "node" and p.dockerfile == build.GENERATED
+    assert p.generated.splitlines()[1] == "FROM local/node:18"
+    assert p.dockerignore.splitlines() == ["secrets/", build.GENERATED], "the repo's own .dockerignore is kept"
+    assert ("local/node:18", "RENDERLITE_BASE_IMAGE_NODE") in p.base_vars
+    build.prepare(p)
+    assert (tmp_path / build.GENERATED).read_text() == p.generated
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(builder="dockerfile"), "no Dockerfile at 'Dockerfile' in the repository; add one"),
+    (dict(dockerfile_path="docker/Dockerfile.prod"), "no Dockerfile at 'docker/Dockerfile.prod'"),
+    (dict(root_dir="nope"), "root directory 'nope' does not exist"),
+    (dict(dockerfile_path="../../etc/passwd"), "points outside the root directory"),
+    (dict(builder="nixpacks"), "no `nixpacks` binary on its PATH"),
+])
+def test_builder_choice_failures(tmp_path, kw, message):
+    write(tmp_path, {"package.json": PKG_START})
+    with pytest.raises(BuildError) as e:
+        build.plan(request(tmp_path, **kw))
+    assert message in str(e.value)
+
+
+def test_nixpacks_plan_is_an_argv_list(tmp_path):
+    write(tmp_path, {"package.json": PKG_START})
+    p = build.plan(request(tmp_path, builder="nixpacks", start_command="node s.js; rm -rf /"),
+                   nixpacks_bin="/usr/local/bin/nixpacks")
+    assert p.kind == "nixpacks"
+    argv = list(p.nixpacks)
+    assert argv[:5] == ["/usr/local/bin/nixpacks", "build", str(tmp_path.resolve()), "--name", "t:1"]
+    assert argv[argv.index("--start-cmd") + 1] == "node s.js; rm -rf /"
+    assert "renderlite.managed=true" in argv
+
+
+@pytest.mark.parametrize("step,msg,kind,needle", [
+    ("step 1/9 (FROM python:3.12-slim)", "pull access denied for python, repository does not exist", "generated",
+     "set RENDERLITE_BASE_IMAGE_PYTHON to an image this server has"),
+    ("step 1/3 (FROM acme/app:1)", "Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup x: no such host",
+     "dockerfile", "use a base image this server has"),
+    ("step 7/9 (RUN npm ci)", "The command '/bin/sh -c npm ci' returned a non-zero code: 1", "generated",
+     "the build plan shows the generated Dockerfile"),
+    ("step 2/3 (RUN exit 3)", "returned a non-zero code: 3", "dockerfile", "fix that step in the Dockerfile"),
+])
+def test_build_failures_are_explained(step, msg, kind, needle):
+    p = build.BuildPlan(context=Path("/x"), dockerfile="Dockerfile", tag="t:1", labels={}, timeout=1, kind=kind,
+                        base_vars=(("python:3.12-slim", "RENDERLITE_BASE_IMAGE_PYTHON"),))
+    assert needle in build.explain_failure(p, step, msg)
+
+
+@pytest.mark.parametrize("source,target", [
+    ("import flask\napp = flask.Flask(__name__)\n", "app:app"),
+    ("from fastapi import FastAPI\napi: FastAPI = FastAPI()\n", "app:api"),
+    ("import starlette.applications\nserver = starlette.applications.Starlette()\n", "app:server"),
+    ("import falcon\napplication = falcon.App()\n", "app:application"),
+])
+def test_app_objects_written_the_other_usual_ways(tmp_path, source, target):
+    plan = detect(write(tmp_path, {"requirements.txt": "", "app.py": source}))
+    assert target in plan.start
+
+
+def test_app_in_a_package_init_is_named_by_its_package(tmp_path):
+    plan = detect(write(tmp_path, {"requirements.txt": "", "web/__init__.py": "app = Flask(__name__)\n"}))
+    assert plan.start.startswith("gunicorn web:app ")
