@@ -11,7 +11,6 @@ Starts its own platform instance ("bench") on separate ports, and stops it at th
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import socket
 import statistics
@@ -21,16 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import docker  # noqa: E402
-
-from cli.base_images import ensure_all  # noqa: E402
+from _platform import platform  # noqa: E402
 from cli.client import Api  # noqa: E402
-from core.settings import Settings  # noqa: E402
 from tests import samples  # noqa: E402
-from tests.support.gitserver import GitServer  # noqa: E402
 
 
 def plain(url: str, n: int, client) -> float:
@@ -86,42 +80,22 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="rl-bench-"))
-    env = dict(os.environ, RENDERLITE_DATA_DIR=str(tmp / "data"), RENDERLITE_INSTANCE="bench",
-               RENDERLITE_EDGE_PORT="28081", RENDERLITE_WEB_PORT="23001", RENDERLITE_CADDY_ADMIN="127.0.0.1:22020", RENDERLITE_EDGE_AGENT="127.0.0.1:28053",
-               REDIS_URL="redis://127.0.0.1:6379/13", RENDERLITE_DRAIN_SECONDS="0")
-    env.pop("DATABASE_URL", None)
-    settings = Settings.from_env(env)
-    client = docker.from_env()
-    ensure_all(client)
-    import redis
-    redis.Redis.from_url(env["REDIS_URL"]).flushdb()   # locks and logs of an earlier run
-    git = GitServer(tmp / "git", 29419).start()
-    url = git.create("benchapp", samples.python_app("run0"))
-    subprocess.run([sys.executable, "-m", "cli", "up", "--detach"], cwd=ROOT, env=env, check=True)
-    try:
-        api = Api(settings)
-        api.post("/api/projects", {"name": "bench"})
-        api.post("/api/services", {"project": "bench", "name": "benchapp", "repo_url": url})
-        renderlite(api, "benchapp")          # warm both caches once
-        plain(url, 0, client)
+    with platform() as b:
+        url = b.git.create("benchapp", samples.python_app("run0"))
+        b.api.post("/api/services", {"project": "bench", "name": "benchapp", "repo_url": url})
+        renderlite(b.api, "benchapp")          # warm both caches once
+        plain(url, 0, b.docker)
         pairs = []
         for n in range(1, args.runs + 1):
-            quiesce(client)
-            git.commit("benchapp", {"version.txt": f"run{n}\n"})
-            p = plain(url, n, client)
-            r = renderlite(api, "benchapp")
+            quiesce(b.docker)
+            b.git.commit("benchapp", {"version.txt": f"run{n}\n"})
+            p = plain(url, n, b.docker)
+            r = renderlite(b.api, "benchapp")
             pairs.append((r, p))
             print(f"run {n}: renderlite {r:.2f} s   plain {p:.2f} s   ratio {r / p:.2f}", flush=True)
         ratios = [r / p for r, p in pairs]
         print(f"median renderlite {statistics.median(r for r, _ in pairs):.2f} s, "
               f"plain {statistics.median(p for _, p in pairs):.2f} s, median ratio {statistics.median(ratios):.2f}")
-    finally:
-        subprocess.run([sys.executable, "-m", "cli", "down"], cwd=ROOT, env=env)
-        for c in client.containers.list(all=True, filters={"label": ["renderlite.instance=bench"]}):
-            c.remove(force=True)
-        git.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -73,6 +73,7 @@ def up(s: Settings, detach: bool = False) -> int:
     token = ensure_token(s)
     (s.data_dir / "caddy-initial.json").write_text(json.dumps(caddy.config(s)))
     env = child_env(s)
+    local_bases = local_base_images(s, env)
     procs: dict[str, subprocess.Popen] = {}
     for name, argv in commands(s).items():
         out = open(logs / f"{name}.log", "ab")
@@ -83,6 +84,8 @@ def up(s: Settings, detach: bool = False) -> int:
         wait_for(f"http://{s.caddy_admin}/config/", 30, "Caddy", procs)
         print("building the dashboard (the first run installs its front-end packages; a few minutes)...", flush=True)
         wait_for(f"{s.web_url}/api/health", 900, "the dashboard", procs)
+        if local_bases is not None:
+            local_bases.join()
     except SystemExit:
         down(s, quiet=True)
         raise
@@ -100,6 +103,44 @@ def up(s: Settings, detach: bool = False) -> int:
         return 0
     finally:
         down(s, quiet=True)
+
+
+def registry_reachable(timeout: float = 3.0) -> bool:
+    """Can this machine reach Docker Hub? (any HTTP answer counts: 401 is the usual one)"""
+    try:
+        httpx.get("https://registry-1.docker.io/v2/", timeout=timeout)
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+def local_base_images(s: Settings, env: dict[str, str]):
+    """Without a registry, zero-config builds start from local base images: point the
+    RENDERLITE_BASE_IMAGE_* variables the user left unset at them, and build them in the
+    background (a thread ``up`` joins before it reports the platform up). None if not needed."""
+    import threading
+
+    from cli.base_images import OVERRIDES, ensure_all, override_env
+
+    missing = {k: v for k, v in override_env(OVERRIDES).items() if k not in env}
+    if not missing or registry_reachable():
+        return None
+    env.update(missing)
+    print("Docker Hub is unreachable: zero-config builds will use local base images "
+          f"({', '.join(sorted(set(missing.values())))}); building any that are missing...", flush=True)
+
+    def work():
+        import docker
+
+        try:
+            ensure_all(docker.from_env(timeout=900), log=lambda m: log.info("%s", m))
+        except Exception as e:  # noqa: BLE001 - the platform still runs; deploys will say what is missing
+            print(f"warning: building the local base images failed ({e}); run `./renderlite admin base-images`",
+                  file=sys.stderr, flush=True)
+
+    t = threading.Thread(target=work, name="base-images", daemon=True)
+    t.start()
+    return t
 
 
 def down(s: Settings, quiet: bool = False) -> int:

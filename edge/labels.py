@@ -35,11 +35,6 @@ def container_labels(ident: Identity, domain: str, network: str) -> dict[str, st
     }
 
 
-def image_labels(ident: Identity) -> dict[str, str]:
-    return {f"{PREFIX}.managed": "true", f"{PREFIX}.instance": ident.instance,
-            f"{PREFIX}.service": ident.service, f"{PREFIX}.deployment": str(ident.deployment_id)}
-
-
 def selector(instance: str, **extra: str) -> dict:
     """A Docker filter selecting this installation's containers (optionally one service)."""
     labels = [f"{PREFIX}.managed=true", f"{PREFIX}.instance={instance}"]

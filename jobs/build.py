@@ -33,7 +33,6 @@ class BuildRequest:
     """What the build stage reads from a service, once its source is checked out."""
     checkout: Path
     tag: str                          # renderlite/<service>:<deployment id>
-    labels: dict
     timeout: int
     root_dir: str = ""
     dockerfile_path: str = "Dockerfile"
@@ -50,8 +49,7 @@ class BuildRequest:
 class BuildPlan:
     context: Path          # the service's root directory inside the checkout
     dockerfile: str        # relative to context
-    tag: str               # renderlite/<service>:<deployment id>
-    labels: dict
+    tag: str               # renderlite/<service>:<deployment id>; the repository names service and instance
     timeout: int
     memory_mb: int = 2048
     cpus: float = 1.0
@@ -81,7 +79,7 @@ def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
     generates from what it detects; dockerfile: the Dockerfile or a clear failure; nixpacks: the
     ``nixpacks`` binary (``nixpacks_bin``, found on the PATH by the caller)."""
     context = _context(req.checkout, req.root_dir)
-    common = dict(context=context, tag=req.tag, labels=req.labels, timeout=req.timeout,
+    common = dict(context=context, tag=req.tag, timeout=req.timeout,
                   memory_mb=req.memory_mb, cpus=req.cpus)
     where = f"{req.root_dir}/{req.dockerfile_path}" if req.root_dir else req.dockerfile_path
     dockerfile = (context / req.dockerfile_path).resolve()
@@ -122,7 +120,6 @@ def _nixpacks(req: BuildRequest, common: dict, binary: str | None) -> BuildPlan:
         raise BuildError("the service's builder is nixpacks, but this server has no `nixpacks` binary on its PATH; "
                          "install Nixpacks on the server, or switch the service's builder to auto")
     argv = [binary, "build", str(common["context"]), "--name", req.tag]
-    argv += [x for k, v in sorted(req.labels.items()) for x in ("--label", f"{k}={v}")]
     if req.build_command:
         argv += ["--build-cmd", req.build_command]
     if req.start_command:
@@ -224,7 +221,7 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
     try:
         with watchdog:
             stream = api.build(path=str(p.context), dockerfile=p.dockerfile, tag=p.tag, rm=True,
-                               forcerm=True, decode=True, pull=False, labels=p.labels,
+                               forcerm=True, decode=True, pull=False,
                                container_limits={"memory": p.memory_mb * 1024 * 1024,
                                                  "memswap": p.memory_mb * 1024 * 1024})
             image_id = None

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 
-START_POLL_S = 0.1
+START_POLL_S = 0.05
 
 
 @dataclass(frozen=True)

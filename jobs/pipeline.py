@@ -139,13 +139,12 @@ def source(job: Job, env: dict) -> None:
                               f"last {s.keep_images} deployments); deploy that commit again instead") from None
         job.record(commit_sha=src.commit_sha, build_plan=src.build_plan, runs_as_root=src.runs_as_root)
         return
-    ident = lbl.Identity(s.instance, job.project.name, svc.name, job.dep.id, svc.subdomain, svc.container_port or 0)
     with job.stage("clone"):
         sha = clone.run(clone.ClonePlan(svc.repo_url, svc.branch, job.workdir / "src", s.clone_timeout,
                                         submodules=svc.submodules), job.out)
     job.record(commit_sha=sha)
     plan = build.plan(build.BuildRequest(
-        checkout=job.workdir / "src", tag=job.tag, labels=lbl.image_labels(ident), timeout=s.build_timeout,
+        checkout=job.workdir / "src", tag=job.tag, timeout=s.build_timeout,
         root_dir=svc.root_dir, dockerfile_path=svc.dockerfile_path, builder=svc.builder,
         build_command=svc.build_command, start_command=svc.start_command, base_images=s.base_images,
         env={k: env[k].reveal() for k in build.DETECT_VARS if k in env},

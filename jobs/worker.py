@@ -19,7 +19,7 @@ from jobs import pipeline
 from jobs.queue import DEPLOY_ACTOR, QUEUE, enqueue_deploy
 
 log = logging.getLogger("renderlite.worker")
-POLL_MS = 100   # how often an idle worker looks at the queue: a deploy starts within this
+POLL_MS = 50    # how often an idle worker looks at the queue: a deploy starts within this
 
 
 def register(platform: Platform):

@@ -227,6 +227,7 @@ class ServiceState(AuthState):
     selected_status: str = ""
     latest_status: str = ""
     build_log: str = ""
+    build_plan: str = ""                 # the Dockerfile RenderLite generated for the selected deployment
     runtime_log: str = ""
     following: bool = False
     _ref: str = ""
@@ -261,7 +262,7 @@ class ServiceState(AuthState):
                 setattr(self, name, value)
 
     def _select(self, dep_id: int) -> None:
-        self.selected_id, self.selected_status = dep_id, ""
+        self.selected_id, self.selected_status, self.build_plan = dep_id, "", ""
         self._log_next, self._log_lines, self.build_log = 0, [], ""
 
     def _pull_log(self) -> None:
@@ -271,7 +272,7 @@ class ServiceState(AuthState):
         p = platform()
         with _db() as db:
             d = ctl.get_deployment(db, self.selected_id)
-        self._put(selected_status=d.status)
+        self._put(selected_status=d.status, build_plan=d.build_plan or "")
         if d.status in FINISHED and d.log:
             lines = d.log.splitlines()
             self._log_lines, self._log_next = lines[-LOG_MAX_LINES:], len(lines)

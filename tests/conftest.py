@@ -86,7 +86,7 @@ def remove_test_containers(client) -> None:
 
     for c in client.containers.list(all=True, filters={"label": ["renderlite.instance=test"]}):
         c.remove(force=True)
-    for img in client.images.list(filters={"label": "renderlite.instance=test"}):
+    for img in client.images.list(filters={"reference": "renderlite-test/*"}):
         try:
             client.images.remove(img.id, force=True)
         except docker.errors.APIError:

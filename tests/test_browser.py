@@ -114,3 +114,22 @@ def test_lifecycle_env_and_rollback_from_the_dashboard(page, api, project, platf
     page.click("#confirm-delete-button")
     page.wait_for_url(f"**/projects/{project}", timeout=60000)
     assert edge_get(platform_up, "clickops").status_code == 404
+
+
+def test_zero_config_build_plan_is_shown(page, api, project, platform_up, git_server):
+    """A repository without a Dockerfile: Deploy, then the generated Dockerfile is on the page."""
+    from playwright.sync_api import expect
+
+    repo = git_server.create("clickstatic", samples.repo("static"))
+    api.post("/api/services", {"project": project, "name": "clickstatic", "repo_url": repo})
+    page.goto(platform_up.web_url + "/login")
+    page.fill("#token-input", api.token)
+    page.click("#login-button")
+    page.wait_for_url(platform_up.web_url + "/")
+    page.goto(platform_up.web_url + "/services/clickstatic")
+    page.click("#deploy-button")
+    expect(page.locator("#deployment-status")).to_have_text("SUCCESS", timeout=180000)
+    expect(page.locator("#build-plan")).to_contain_text("FROM renderlite-base/python:3.11")
+    expect(page.locator("#build-plan")).to_contain_text("USER 10001")
+    expect(page.locator("#build-log")).to_contain_text("static site (index.html)")
+    expect(page.locator("#service-runtime")).to_have_text("static")

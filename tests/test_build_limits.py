@@ -21,8 +21,7 @@ class Log:
 
 def sleeper(tmp_path, base_images):
     (tmp_path / "Dockerfile").write_text(f"FROM {base_images['python']}\nRUN echo started && sleep 120\n")
-    return build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/sleeper:1",
-                           labels={"renderlite.instance": "test"}, timeout=4)
+    return build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/sleeper:1", timeout=4)
 
 
 def running_build_containers(docker_client):
@@ -49,3 +48,19 @@ def test_cancel_stops_a_running_build(tmp_path, docker_client, base_images):
     assert time.monotonic() - t < 15
     time.sleep(2)
     assert running_build_containers(docker_client) == []
+
+
+CGROUP_LIMITS = ("RUN echo cpu=$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) "
+                 "mem=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes)\n")
+
+
+def test_build_steps_run_under_the_memory_and_cpu_caps(tmp_path, docker_client, base_images):
+    (tmp_path / "Dockerfile").write_text(f"FROM {base_images['python']}\n{CGROUP_LIMITS}"
+                                         f"RUN python3 -c 'x = bytearray(600 * 1024 * 1024); print(len(x))'\n")
+    plan = build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/hog:1", timeout=120,
+                           memory_mb=256, cpus=0.5)
+    log = Log()
+    with pytest.raises(BuildError, match=r"step 3/3 .*non-zero code: 137"):   # killed by the OOM killer
+        build.run(docker_client, plan, log)
+    limits = next(ln for ln in log.lines if ln.startswith("cpu="))
+    assert limits.split()[0] in ("cpu=50000", "cpu=50000 100000") and limits.split()[-1] == f"mem={256 * 1024 * 1024}"

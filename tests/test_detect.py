@@ -178,7 +178,7 @@ def test_start_commands_with_shell_syntax_are_not_exec_wrapped(tmp_path):
 
 # -------------------------------------------------------------- builder choice
 def request(tmp_path, **kw) -> build.BuildRequest:
-    return build.BuildRequest(checkout=tmp_path, tag="t:1", labels={"renderlite.managed": "true"}, timeout=60, **kw)
+    return build.BuildRequest(checkout=tmp_path, tag="t:1", timeout=60, **kw)
 
 
 def test_auto_uses_the_repositorys_dockerfile_when_there_is_one(tmp_path):
@@ -221,7 +221,6 @@ def test_nixpacks_plan_is_an_argv_list(tmp_path):
     argv = list(p.nixpacks)
     assert argv[:5] == ["/usr/local/bin/nixpacks", "build", str(tmp_path.resolve()), "--name", "t:1"]
     assert argv[argv.index("--start-cmd") + 1] == "node s.js; rm -rf /"
-    assert "renderlite.managed=true" in argv
 
 
 @pytest.mark.parametrize("step,msg,kind,needle", [
@@ -234,7 +233,7 @@ def test_nixpacks_plan_is_an_argv_list(tmp_path):
     ("step 2/3 (RUN exit 3)", "returned a non-zero code: 3", "dockerfile", "fix that step in the Dockerfile"),
 ])
 def test_build_failures_are_explained(step, msg, kind, needle):
-    p = build.BuildPlan(context=Path("/x"), dockerfile="Dockerfile", tag="t:1", labels={}, timeout=1, kind=kind,
+    p = build.BuildPlan(context=Path("/x"), dockerfile="Dockerfile", tag="t:1", timeout=1, kind=kind,
                         base_vars=(("python:3.12-slim", "RENDERLITE_BASE_IMAGE_PYTHON"),))
     assert needle in build.explain_failure(p, step, msg)
 

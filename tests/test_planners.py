@@ -90,7 +90,7 @@ def test_clone_errors_are_explained(stderr, needle):
 
 def test_build_plan_refuses_missing_dockerfile_and_escapes(tmp_path):
     (tmp_path / "apps" / "web").mkdir(parents=True)
-    req = lambda **kw: build.BuildRequest(checkout=tmp_path, tag="t:1", labels={}, timeout=60, **kw)
+    req = lambda **kw: build.BuildRequest(checkout=tmp_path, tag="t:1", timeout=60, **kw)
     with pytest.raises(BuildError, match="no Dockerfile at 'apps/web/Dockerfile'"):
         build.plan(req(root_dir="apps/web", builder="dockerfile"))
     with pytest.raises(BuildError, match="does not exist"):

@@ -26,6 +26,10 @@ def _details() -> rx.Component:
         _detail("Repository", rx.code(S["repo_url"])),
         _detail("Branch", S["branch"]),
         _detail("Root directory", rx.cond(S["root_dir"] != "", S["root_dir"], "(repository root)")),
+        _detail("Builder", rx.hstack(rx.text(S["builder"]), rx.cond(
+            S["runtime"] != "", rx.badge(S["runtime"], variant="soft", id="service-runtime",
+                                         title="how the latest build was made"), rx.fragment()),
+            align="center", spacing="2")),
         _detail("Dockerfile", S["dockerfile_path"]),
         _detail("Port", S["port"]),
         _detail("Subdomain", S["subdomain"]),
@@ -99,6 +103,13 @@ def service() -> rx.Component:
             align="center", spacing="3",
         ),
         log_box(ServiceState.build_log, "build-log", "(no log lines yet)"),
+        rx.cond(ServiceState.build_plan != "", rx.vstack(
+            rx.heading("Build plan", size="4"),
+            rx.text("No Dockerfile in the repository: RenderLite generated this one (the build log says why). "
+                    "Commit a Dockerfile, or set the service's build and start commands, to change it.",
+                    size="2", color_scheme="gray"),
+            log_box(ServiceState.build_plan, "build-plan", ""),
+            spacing="2", width="100%")),
         rx.hstack(rx.heading("Runtime log", size="4"), rx.button("Refresh", size="1", variant="soft",
                                                                  on_click=ServiceState.refresh_runtime,
                                                                  id="runtime-refresh-button"),
