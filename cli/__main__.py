@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--detach", action="store_true", help="start in the background and return")
     sub.add_parser("down", help="stop a platform started with up --detach")
     sub.add_parser("edge-watch", help="(internal) keep statuses and routes in sync with Docker")
+    sub.add_parser("supervise", help="(internal) run and restart the platform's processes (started by up)")
     sub.add_parser("migrate", help="apply database migrations")
     adm = sub.add_parser("admin", help="administration")
     adm.add_argument("action", choices=["base-images", "token", "rotate-key"])
@@ -215,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "down":
             from cli.up import down
             return down(s)
+        if args.cmd == "supervise":
+            from cli.supervisor import main as supervise
+            return supervise(s)
         if args.cmd == "edge-watch":
-            from cli.up import edge_watch
+            from cli.edge_watch import edge_watch
             return edge_watch(s)
         if args.cmd == "migrate":
             from models.db import migrate

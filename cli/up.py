@@ -1,13 +1,12 @@
-"""`up`: start Caddy, the worker, the edge watcher and the dashboard; `down` stops them.
-
-Each child runs in its own process group with its output in <data>/logs/<name>.log.
+"""`up`: prepare the platform (migrations, admin token, Caddy's config, local base images when no
+registry answers), start the supervisor (cli/supervisor.py) and wait until the dashboard answers;
+`down` stops the supervisor and everything it runs.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from cli.supervisor import PY, pidfile, stop_groups
 from core.settings import ROOT, Settings
 
-PY = sys.executable
 log = logging.getLogger("renderlite.up")
 
 
@@ -31,21 +30,8 @@ def child_env(s: Settings) -> dict[str, str]:
     return env
 
 
-def commands(s: Settings) -> dict[str, list[str]]:
-    caddy_cfg = s.data_dir / "caddy-initial.json"
-    return {
-        "caddy": ["caddy", "run", "--config", str(caddy_cfg)],
-        "worker": [PY, "-m", "jobs.worker"],
-        "edge": [PY, "-m", "cli", "edge-watch"],
-        "web": [str(Path(PY).parent / "reflex"), "run", "--env", "prod", "--loglevel", "warning"],
-    }
-
-
-def pidfile(s: Settings) -> Path:
-    return s.data_dir / "pids.json"
-
-
-def wait_for(url: str, seconds: int, what: str, procs: dict | None = None) -> None:
+def wait_for(url: str, seconds: int, what: str, failed) -> None:
+    """Until ``url`` answers below 500; ``failed()`` returns a reason to give up early, or None."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -53,11 +39,30 @@ def wait_for(url: str, seconds: int, what: str, procs: dict | None = None) -> No
                 return
         except httpx.HTTPError:
             pass
-        for name, p in (procs or {}).items():
-            if p.poll() is not None:
-                raise SystemExit(f"{name} exited with code {p.returncode}; see its log for the reason")
+        reason = failed()
+        if reason:
+            raise SystemExit(reason)
         time.sleep(1)
     raise SystemExit(f"{what} did not answer at {url} within {seconds} s; see the logs under the data folder")
+
+
+def _exited(s: Settings, sup: subprocess.Popen, since: int, names: tuple[str, ...]):
+    """A ``failed`` check: the supervisor died, or one of ``names`` exited (supervisor.log says so)."""
+    logs = s.data_dir / "logs"
+
+    def check() -> str | None:
+        if sup.poll() is not None:
+            return f"the supervisor exited with code {sup.returncode}; see {logs / 'supervisor.log'}"
+        try:
+            text = (logs / "supervisor.log").read_bytes()[since:].decode(errors="replace")
+        except OSError:
+            return None
+        for line in text.splitlines():
+            name = line[20:].split(" ", 1)[0]
+            if name in names and " exited with code " in line:
+                return f"{line[20:]}; see {logs / (name + '.log')} for the reason"
+        return None
+    return check
 
 
 def up(s: Settings, detach: bool = False) -> int:
@@ -74,16 +79,15 @@ def up(s: Settings, detach: bool = False) -> int:
     (s.data_dir / "caddy-initial.json").write_text(json.dumps(caddy.config(s)))
     env = child_env(s)
     local_bases = local_base_images(s, env)
-    procs: dict[str, subprocess.Popen] = {}
-    for name, argv in commands(s).items():
-        out = open(logs / f"{name}.log", "ab")
-        procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
-    pidfile(s).write_text(json.dumps({n: p.pid for n, p in procs.items()}))
+    sup_log = logs / "supervisor.log"
+    since = sup_log.stat().st_size if sup_log.exists() else 0
+    with open(sup_log, "ab") as out:
+        sup = subprocess.Popen([PY, "-m", "cli", "supervise"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(f"http://{s.caddy_admin}/config/", 30, "Caddy", procs)
+        wait_for(f"http://{s.caddy_admin}/config/", 30, "Caddy", _exited(s, sup, since, ("caddy",)))
         print("building the dashboard (the first run installs its front-end packages; a few minutes)...", flush=True)
-        wait_for(f"{s.web_url}/api/health", 900, "the dashboard", procs)
+        wait_for(f"{s.web_url}/api/health", 900, "the dashboard", _exited(s, sup, since, ("web",)))
         if local_bases is not None:
             local_bases.join()
     except SystemExit:
@@ -94,10 +98,8 @@ def up(s: Settings, detach: bool = False) -> int:
     if detach:
         return 0
     try:
-        while all(p.poll() is None for p in procs.values()):
-            time.sleep(1)
-        dead = [n for n, p in procs.items() if p.poll() is not None]
-        print(f"{', '.join(dead)} stopped; shutting down (see {logs})", file=sys.stderr)
+        sup.wait()
+        print(f"the supervisor stopped; see {sup_log}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
@@ -150,73 +152,12 @@ def down(s: Settings, quiet: bool = False) -> int:
         if not quiet:
             print("RenderLite is not running (no pid file)")
         return 0
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        alive = False
-        for name, pid in pids.items():
-            try:
-                os.killpg(pid, sig)
-                alive = True
-            except (ProcessLookupError, PermissionError):
-                pass
-        if not alive:
-            break
-        deadline = time.monotonic() + 10
-        while sig == signal.SIGTERM and time.monotonic() < deadline and any(_alive(p) for p in pids.values()):
-            time.sleep(0.2)
+    children = list((pids.get("children") or {}).values()) if "supervisor" in pids else list(pids.values())
+    sup = pids.get("supervisor")
+    if sup:   # the supervisor stops its children itself; then nothing may be left
+        stop_groups([sup], grace=20)
+    stop_groups(children, grace=10)
     pidfile(s).unlink(missing_ok=True)
     if not quiet:
         print("RenderLite stopped (apps keep running; their routes return with the next `up`)")
     return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
-def edge_watch(s: Settings) -> int:
-    """The edge agent (DNS + status pages for Caddy), and keeping statuses and the route table
-    equal to what runs: at start, on Docker events, and every 5 s."""
-    import threading
-
-    from control.status import reconcile
-    from core.wiring import build
-    from edge import caddy
-    from edge.agent import EdgeAgent
-    from edge.labels import selector
-    from edge.sync import sync
-    from edge.table import Table
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    platform = build(s)
-    EdgeAgent(Table(s.routes_file), s.instance, s.domain, s.edge_agent).start()
-    wake = threading.Event()
-
-    def events():
-        while True:
-            try:
-                for _ in platform.docker.events(decode=True, filters={"type": "container", **selector(s.instance)}):
-                    wake.set()
-            except Exception as e:  # docker restarted: reconnect
-                log.warning("docker events stream ended: %s", e)
-                time.sleep(2)
-
-    threading.Thread(target=events, daemon=True).start()
-    while True:
-        try:
-            reconcile(platform)
-            sync(platform)
-            if s.edge == "caddy":
-                caddy.ensure(caddy.config(s), s.caddy_admin)   # Caddy may have restarted
-        except Exception as e:
-            log.warning("edge sync failed (will retry): %s", e)
-            wake.wait(2)
-            wake.clear()
-            continue
-        wake.wait(5)
-        wake.clear()
-        time.sleep(0.2)   # a burst of Docker events makes one pass, not many

@@ -2,6 +2,8 @@
 QUEUED -> BUILDING -> SUCCESS | FAILED. A finished deployment never changes state again."""
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from sqlalchemy import update
 from sqlmodel import Session, select
 
@@ -14,6 +16,36 @@ from control.projects import get_service
 
 class QueueUnavailable(RenderLiteError):
     pass
+
+
+PENDING_TTL_S = 30   # a QUEUED deployment whose message was (re)sent longer ago than this has lost it
+
+
+def _pending_key(platform, dep_id: int) -> str:
+    return f"{platform.settings.redis_prefix}pending:{dep_id}"
+
+
+def enqueue(platform, dep_id: int, delay_ms: int | None = None) -> None:
+    """Send the deployment's message, and note when: the janitor resends messages Redis lost."""
+    enqueue_deploy(platform.broker, dep_id, delay_ms=delay_ms)
+    platform.redis.set(_pending_key(platform, dep_id), "1", ex=PENDING_TTL_S + (delay_ms or 0) // 1000)
+
+
+def requeue_lost(platform, older_than_s: float = PENDING_TTL_S) -> list[int]:
+    """Resend the messages of QUEUED deployments that Redis no longer holds (it restarted, or was
+    flushed). A duplicate is harmless: the worker only runs a deployment that is still QUEUED."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with session(platform.engine) as db:
+        ids = [d.id for d in db.exec(select(Deployment).where(Deployment.status == DS.QUEUED.value)).all()
+               if _aware(d.created_at) < cutoff]
+    lost = [i for i in ids if not platform.redis.exists(_pending_key(platform, i))]
+    for dep_id in lost:
+        enqueue(platform, dep_id)
+    return lost
+
+
+def _aware(t):
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 def rollback_target(db: Session, svc: Service, deployment_id: int | None) -> Deployment:
@@ -48,7 +80,7 @@ def request_deploy(platform, service_ref: str | int, rollback_to: int | None = N
         db.commit()
         db.refresh(dep)
     try:
-        enqueue_deploy(platform.broker, dep.id)
+        enqueue(platform, dep.id)
     except Exception as e:  # Redis down: say so, and leave no deployment QUEUED forever
         reason = f"could not queue the deployment: Redis is unreachable ({type(e).__name__}); start Redis and deploy again"
         with session(platform.engine) as db:
@@ -63,7 +95,7 @@ def requeue_waiting(platform) -> list[int]:
     with session(platform.engine) as db:
         ids = [d.id for d in db.exec(select(Deployment).where(Deployment.status == DS.QUEUED.value)).all()]
     for dep_id in ids:
-        enqueue_deploy(platform.broker, dep_id)
+        enqueue(platform, dep_id)
     return ids
 
 
@@ -103,13 +135,20 @@ def set_service_runtime(db: Session, service_id: int, runtime: str) -> None:
     db.commit()
 
 
-def recover_interrupted(platform, reason: str = "the worker stopped while this deployment was building "
-                                                "(crash or restart); deploy again") -> list[int]:
-    """Mark deployments left BUILDING by a dead worker as FAILED. Run at worker start-up."""
+def recover_interrupted(platform, reason: str = "the worker running this deployment stopped (crash or restart) "
+                                                "before it finished; deploy again") -> list[int]:
+    """Mark FAILED the deployments left BUILDING by a worker that died. A live worker holds its
+    service's lock (renewed every few seconds), so BUILDING without the lock means nobody is
+    working on it; a deployment of a worker that is alive, on this machine or another, is left alone."""
+    from control.locks import held
+
+    prefix = platform.settings.redis_prefix
     with session(platform.engine) as db:
         stuck = db.exec(select(Deployment).where(Deployment.status == DS.BUILDING.value)).all()
         ids = []
         for d in stuck:
+            if held(platform.redis, prefix, d.service_id):
+                continue
             if fail(db, d.id, "worker", reason):
                 ids.append(d.id)
                 svc = db.get(Service, d.service_id)

@@ -11,13 +11,22 @@ import threading
 
 import redis
 
-TTL_S = 30
-RENEW_S = 10
+TTL_S = 15
+RENEW_S = 5
+
+
+def key(prefix: str, service_id: int) -> str:
+    return f"{prefix}lock:service:{service_id}"
+
+
+def held(r: redis.Redis, prefix: str, service_id: int) -> bool:
+    """Is some live process holding this service's lock? (a dead holder's lock has expired)"""
+    return bool(r.exists(key(prefix, service_id)))
 
 
 class ServiceLock:
     def __init__(self, r: redis.Redis, prefix: str, service_id: int, ttl: float = TTL_S):
-        self._lock = r.lock(f"{prefix}lock:service:{service_id}", timeout=ttl, thread_local=False)
+        self._lock = r.lock(key(prefix, service_id), timeout=ttl, thread_local=False)
         self._every = min(RENEW_S, ttl / 3)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -32,8 +41,13 @@ class ServiceLock:
 
     def _renew(self) -> None:
         while not self._stop.wait(self._every):
-            with contextlib.suppress(redis.RedisError):
+            try:
                 self._lock.reacquire()
+            except redis.exceptions.LockNotOwnedError:   # Redis restarted and lost the key: take it again
+                with contextlib.suppress(redis.RedisError):
+                    self._lock.acquire(blocking=False)
+            except redis.RedisError:
+                pass
 
     def release(self) -> None:
         self._stop.set()

@@ -127,6 +127,8 @@ class Settings:
         instance = env.get("RENDERLITE_INSTANCE", "default")
         if not instance.replace("-", "").isalnum():
             raise SettingsError(f"RENDERLITE_INSTANCE={instance!r} may hold only letters, digits and '-'")
+        if instance == "base":   # renderlite-base/* are the local base images, never an installation's
+            raise SettingsError("RENDERLITE_INSTANCE=base is reserved; pick another name")
         base_images = {
             k[len("RENDERLITE_BASE_IMAGE_"):].lower(): v
             for k, v in env.items() if k.startswith("RENDERLITE_BASE_IMAGE_") and v

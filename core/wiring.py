@@ -24,6 +24,14 @@ class Platform:
 
         return docker.from_env(timeout=300)
 
+    @cached_property
+    def docker_root(self) -> str | None:
+        """Docker's data root (where images and layers live), as the engine reports it."""
+        try:
+            return self.docker.info().get("DockerRootDir")
+        except Exception:  # noqa: BLE001 - an engine that does not answer fails the build later, with its reason
+            return None
+
     @property
     def broker(self):
         if self._broker is None:

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,7 @@ class ClonePlan:
     dest: Path
     timeout: int
     submodules: bool = False
+    max_mb: int = 0            # 0: no size limit
 
     def argv(self) -> list[str]:
         argv = ["git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never",
@@ -50,19 +54,57 @@ def explain(plan: ClonePlan, stderr: str) -> str:
     return f"git clone of {plan.url} failed: {tail or 'no output'}"
 
 
+def size_mb(path: Path) -> float:
+    """Bytes on disk under ``path`` (files only, symlinks not followed), in MB."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total / (1024 * 1024)
+
+
+def too_big(plan: ClonePlan, mb: float) -> CloneError:
+    return CloneError(f"the checkout of {plan.url} is {mb:.0f} MB, over the {plan.max_mb} MB limit; remove large "
+                      "files from the branch (or move them to Git LFS, which RenderLite does not fetch), or raise "
+                      "RENDERLITE_CLONE_MAX_MB")
+
+
 def run(plan: ClonePlan, log) -> str:
-    """Clone and return the commit sha. Raises CloneError."""
+    """Clone and return the commit sha. Raises CloneError. The size limit is checked while git
+    runs (a huge repository is stopped before it fills the disk) and once more at the end."""
     log.line(f"==> Cloning {plan.url} (branch {plan.branch}, depth 1)")
-    try:
-        proc = subprocess.run(plan.argv(), capture_output=True, text=True, timeout=plan.timeout,
-                              env=git_env(), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
+    proc = subprocess.Popen(plan.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=git_env(), stdin=subprocess.DEVNULL, start_new_session=True, errors="replace")
+    stderr: list[str] = []
+    reader = threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True)
+    reader.start()
+    started = time.monotonic()
+    deadline, over = started + plan.timeout, None
+    while proc.poll() is None:
+        mb = size_mb(plan.dest) if plan.max_mb and plan.dest.exists() else 0
+        if mb > plan.max_mb > 0:
+            over = mb
+        if over or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            break
+        time.sleep(0.05 if time.monotonic() - started < 2 else 0.5)   # small clones end within the first polls
+    reader.join(5)
+    if over:
+        raise too_big(plan, over)
+    if time.monotonic() > deadline and proc.returncode != 0:
         raise CloneError(f"clone of {plan.url} exceeded {plan.timeout} s; check the repository size "
-                         "and the network, or raise RENDERLITE_CLONE_TIMEOUT") from None
+                         "and the network, or raise RENDERLITE_CLONE_TIMEOUT")
+    text = "".join(stderr)
     if proc.returncode != 0:
-        for line in proc.stderr.strip().splitlines()[-5:]:
+        for line in text.strip().splitlines()[-5:]:
             log.line(f"    {line}")
-        raise CloneError(explain(plan, proc.stderr))
+        raise CloneError(explain(plan, text))
+    if plan.max_mb and (mb := size_mb(plan.dest)) > plan.max_mb:
+        raise too_big(plan, mb)
     sha = subprocess.run(["git", "-C", str(plan.dest), "rev-parse", "HEAD"], capture_output=True,
                          text=True, timeout=30, env=git_env()).stdout.strip()
     log.line(f"    commit {sha}")

@@ -18,12 +18,12 @@ from pathlib import Path
 import docker.errors
 from sqlmodel import select
 
-from control import deployments as ctl, envvars
+from control import deployments as ctl, envvars, janitor
 from core.errors import BuildError, Cancelled, DeployError, StartError
 from core.secrets import SecretKeyError
 from edge import caddy, labels as lbl
 from edge.sync import sync as sync_edge
-from jobs import build, clone, run
+from jobs import build, clone, preflight, run
 from jobs.health import HealthSpec
 from jobs.progress import DeployLog
 from models.db import session
@@ -87,7 +87,7 @@ def claim(platform, deployment_id: int) -> Job | str:
         ctl.set_service_status(db, svc.id, ServiceStatus.BUILDING)
     s = platform.settings
     return Job(platform, dep, svc, project, DeployLog(platform.redis, s.redis_prefix, dep.id),
-               Path(tempfile.mkdtemp(prefix=f"renderlite-{svc.name}-{dep.id}-")))
+               Path(tempfile.mkdtemp(prefix=janitor.tmp_prefix(s.instance, svc.name, dep.id))))
 
 
 def deploy(platform, deployment_id: int) -> str:
@@ -99,6 +99,7 @@ def deploy(platform, deployment_id: int) -> str:
     try:
         with session(platform.engine) as db:   # before any work: a wrong key fails the deploy at once
             env = envvars.decrypted(db, s, job.svc.id)
+        preflight.check_free_disk(preflight.build_paths(platform.docker_root), s.min_free_disk_mb)
         with job.stage("source"):
             source(job, env)
         job.checkpoint()
@@ -141,7 +142,7 @@ def source(job: Job, env: dict) -> None:
         return
     with job.stage("clone"):
         sha = clone.run(clone.ClonePlan(svc.repo_url, svc.branch, job.workdir / "src", s.clone_timeout,
-                                        submodules=svc.submodules), job.out)
+                                        submodules=svc.submodules, max_mb=s.clone_max_mb), job.out)
     job.record(commit_sha=sha)
     plan = build.plan(build.BuildRequest(
         checkout=job.workdir / "src", tag=job.tag, timeout=s.build_timeout,
@@ -223,9 +224,12 @@ def switch(job: Job, started: Started) -> None:
     """Point the route at the new container (the database says which one is live)."""
     s = job.platform.settings
     with session(job.platform.engine) as db:
+        if not ctl._transition(db, job.dep.id, [DS.BUILDING.value], image_tag=job.tag,
+                               container_id=started.container.id, port=started.port):
+            raise DeployError("this deployment was ended meanwhile (cancelled, or marked failed when its worker "
+                              "looked dead); the live version was not switched; deploy again")
         ctl.set_service_status(db, job.svc.id, ServiceStatus.RUNNING, live_deployment_id=job.dep.id,
                                status_detail=None)
-    job.record(image_tag=job.tag, container_id=started.container.id, port=started.port)
     sync_edge(job.platform)
     job.out.line(f"==> Routed {job.svc.subdomain}.{s.domain} to deployment #{job.dep.id}")
 

@@ -1,7 +1,7 @@
 """The worker process: `python -m jobs.worker` runs deployments from the Dramatiq queue.
 
-At start it recovers what a previous worker left (deployments stuck BUILDING are marked FAILED,
-queued ones are sent again), then consumes the queue. Deploys of one service are serialized by
+At start it recovers what a previous worker left (deployments stuck BUILDING are marked FAILED and
+what they started is removed, queued ones are sent again), then consumes the queue. Deploys of one service are serialized by
 a per-service lock; different services build in parallel (one per worker thread).
 """
 from __future__ import annotations
@@ -12,11 +12,12 @@ import threading
 
 import dramatiq
 
-from control.deployments import recover_interrupted, requeue_waiting
+from control.deployments import enqueue, requeue_waiting
+from control.janitor import sweep
 from control.locks import ServiceLock
 from core.wiring import Platform, build
 from jobs import pipeline
-from jobs.queue import DEPLOY_ACTOR, QUEUE, enqueue_deploy
+from jobs.queue import DEPLOY_ACTOR, QUEUE
 
 log = logging.getLogger("renderlite.worker")
 POLL_MS = 50    # how often an idle worker looks at the queue: a deploy starts within this
@@ -35,7 +36,7 @@ def register(platform: Platform):
             service_id = dep.service_id
         lock = ServiceLock(platform.redis, platform.settings.redis_prefix, service_id)
         if not lock.acquire():   # another deploy of this service runs: look again in a second
-            enqueue_deploy(platform.broker, deployment_id, delay_ms=1000)
+            enqueue(platform, deployment_id, delay_ms=1000)
             return
         try:
             pipeline.deploy(platform, deployment_id)
@@ -50,7 +51,8 @@ def main(threads: int = 2) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     platform = build()
     register(platform)
-    for dep_id in recover_interrupted(platform):
+    report = sweep(platform)   # what a dead worker left: its deployments, containers and folders
+    for dep_id in report.interrupted:
         log.warning("deployment %s was interrupted; marked FAILED", dep_id)
     for dep_id in requeue_waiting(platform):
         log.info("deployment %s was waiting in the queue; message sent again", dep_id)

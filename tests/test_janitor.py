@@ -1,0 +1,56 @@
+"""The janitor's plan (pure) and the supervisor's back-off: what is stale, what is kept."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from cli.supervisor import backoff
+from control.janitor import GRACE_S, Facts, Seen, plan, tmp_prefix
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+
+
+def facts(containers, live, running=(), known=None, services=("web", "api"), images=(), tmp=()) -> Facts:
+    known = set(known if known is not None else {c.deployment_id for c in containers if c.deployment_id})
+    return Facts(containers=list(containers), live=live, running=set(running), known=known, services=set(services),
+                 images=list(images), tmp_dirs=[Path("/tmp") / t for t in tmp], now=NOW, drain_s=3.5, instance="test")
+
+
+def c(name, service, dep):
+    return Seen(id=name, name=name, service=service, deployment_id=dep)
+
+
+LONG_AGO, JUST_NOW = NOW - timedelta(seconds=3.5 + GRACE_S + 1), NOW - timedelta(seconds=2)
+
+
+@pytest.mark.parametrize("case,containers,live,running,known,removed", [
+    ("live and building containers stay", [c("a", "web", 5), c("b", "web", 6)], {"web": (5, LONG_AGO)}, {6}, None, []),
+    ("a replaced container drains, then goes", [c("old", "web", 4), c("new", "web", 5)], {"web": (5, JUST_NOW)}, (),
+     None, []),
+    ("after the drain it is stale", [c("old", "web", 4), c("new", "web", 5)], {"web": (5, LONG_AGO)}, (), None,
+     ["old"]),
+    ("a failed deployment's container goes", [c("bad", "api", 9)], {}, (), None, ["bad"]),
+    ("a deployment the database does not know", [c("ghost", "web", 77)], {"web": (5, LONG_AGO)}, (), {5}, ["ghost"]),
+    ("no deployment label at all", [c("odd", "web", None)], {}, (), set(), ["odd"]),
+    ("another service's recent switch does not delay this one", [c("old", "api", 1)],
+     {"web": (5, JUST_NOW), "api": (2, LONG_AGO)}, (), {1, 2, 5}, ["old"]),
+])
+def test_stale_containers(case, containers, live, running, known, removed):
+    out = plan(facts(containers, live, running, known))
+    assert [x.name for x in out.containers] == removed, case
+
+
+def test_images_of_deleted_services_and_folders_of_finished_deployments():
+    f = facts([], {}, running={8}, services={"web"},
+              images=["renderlite-test/web:3", "renderlite-test/gone:2"],
+              tmp=[tmp_prefix("test", "web", 8) + "x", tmp_prefix("test", "web", 7) + "y",
+                   tmp_prefix("other", "web", 7) + "z", "unrelated"])
+    out = plan(f)
+    assert out.images == ["renderlite-test/gone:2"]
+    assert [d.name for d in out.tmp_dirs] == [tmp_prefix("test", "web", 7) + "y"], "only this instance's, finished"
+
+
+def test_restart_backoff_doubles_and_caps():
+    assert [backoff(n) for n in (1, 2, 3, 4, 5, 6, 7, 10)] == [1, 2, 4, 8, 16, 30, 30, 30]

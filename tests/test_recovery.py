@@ -1,0 +1,134 @@
+"""Crash recovery and clean-up against the real platform: a worker killed with SIGKILL in the
+middle of a build, containers nobody knows, a clone over the size limit, a full disk."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import samples
+from tests.conftest import edge_get, wait_deploy
+
+pytestmark = pytest.mark.e2e
+
+
+def eventually(check, seconds: float, step: float = 0.5):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(step)
+    return check()
+
+
+def our_dirs(instance: str, service: str) -> list[str]:
+    return [p.name for p in Path(tempfile.gettempdir()).glob(f"rl-{instance}.{service}.*")]
+
+
+def test_worker_killed_mid_build_is_recovered(api, project, git_server, platform_up, docker_client):
+    url = git_server.create("phoenix", samples.python_app("before"))
+    api.post("/api/services", {"project": project, "name": "phoenix", "repo_url": url})
+    assert wait_deploy(api, api.post("/api/services/phoenix/deploy")["id"])["status"] == "SUCCESS"
+
+    git_server.commit("phoenix", {"Dockerfile": samples.dockerfile(extra="RUN echo building && sleep 300\n")})
+    dep = api.post("/api/services/phoenix/deploy")["id"]
+    assert eventually(lambda: any("sleep 300" in ln for ln in api.get(f"/api/deployments/{dep}")["log_lines"]), 60)
+    pids = json.loads((platform_up.data_dir / "pids.json").read_text())
+    os.killpg(pids["children"]["worker"], signal.SIGKILL)
+
+    d = eventually(lambda: (x := api.get(f"/api/deployments/{dep}"))["status"] == "FAILED" and x, 60)
+    assert d, "a deployment whose worker died does not stay BUILDING"
+    assert d["failure_stage"] == "worker" and "stopped (crash or restart)" in d["failure_reason"]
+    assert edge_get(platform_up, "phoenix").text == "hello from before\n"
+    build_steps = lambda: [c for c in docker_client.containers.list()
+                           if "sleep 300" in " ".join(c.attrs["Config"].get("Cmd") or [])]
+    assert eventually(lambda: not build_steps(), 30), "the build's RUN container was stopped"
+    assert eventually(lambda: not our_dirs(platform_up.instance, "phoenix"), 30), "its temporary folder was removed"
+
+    # The supervisor restarted the worker: the next deploy runs.
+    git_server.commit("phoenix", {"Dockerfile": samples.dockerfile(), "version.txt": "after\n"})
+    d = wait_deploy(api, api.post("/api/services/phoenix/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert edge_get(platform_up, "phoenix").text == "hello from after\n"
+    assert "worker exited with code" in (platform_up.data_dir / "logs" / "supervisor.log").read_text()
+
+
+def test_containers_nobody_knows_are_removed(platform_up, docker_client, base_images):
+    stray = docker_client.containers.run(
+        base_images["python"], ["sleep", "600"], detach=True, name="rl-test-stray-424242",
+        labels={"renderlite.managed": "true", "renderlite.instance": "test", "renderlite.service": "stray",
+                "renderlite.deployment": "424242", "renderlite.port": "3000"})
+    other = docker_client.containers.run(base_images["python"], ["sleep", "600"], detach=True,
+                                         labels={"renderlite.managed": "true", "renderlite.instance": "someone-else"})
+    try:
+        gone = lambda: not docker_client.containers.list(all=True, filters={"id": stray.id})
+        assert eventually(gone, 40), "the janitor removes a labelled container no deployment explains"
+        other.reload()
+        assert other.status == "running", "another installation's containers are never touched"
+    finally:
+        for c in (stray, other):
+            try:
+                c.remove(force=True)
+            except Exception:
+                pass
+
+
+def run_in_process(platform_up, api, project, git_server, name, files, **overrides):
+    """Deploy with this test's own settings: the pipeline runs here, on the real DB, Redis and Docker."""
+    from core.wiring import build
+    from jobs import pipeline
+    from models.db import session
+    from models.tables import Deployment, Service
+    from sqlmodel import select
+
+    url = git_server.create(name, files)
+    api.post("/api/services", {"project": project, "name": name, "repo_url": url})
+    p = build(dataclasses.replace(platform_up, **overrides))
+    with session(p.engine) as db:
+        svc = db.exec(select(Service).where(Service.name == name)).one()
+        dep = Deployment(service_id=svc.id)   # not queued: the platform's worker never sees it
+        db.add(dep)
+        db.commit()
+        db.refresh(dep)
+    assert pipeline.deploy(p, dep.id) == "FAILED"
+    return api.get(f"/api/deployments/{dep.id}")
+
+
+def test_clone_over_the_size_limit_fails_with_its_size(api, project, git_server, platform_up):
+    files = dict(samples.python_app("big"), **{"blob.txt": os.urandom(3 * 1024 * 1024).hex()})   # 6 MB of hex
+    d = run_in_process(platform_up, api, project, git_server, "bigrepo", files, clone_max_mb=2)
+    assert d["failure_stage"] == "clone"
+    assert "MB, over the 2 MB limit" in d["failure_reason"] and "RENDERLITE_CLONE_MAX_MB" in d["failure_reason"]
+    assert not our_dirs(platform_up.instance, "bigrepo")
+
+
+def test_build_refused_when_the_disk_is_nearly_full(api, project, git_server, platform_up):
+    d = run_in_process(platform_up, api, project, git_server, "diskfull", samples.python_app("x"),
+                       min_free_disk_mb=10 ** 9)
+    assert d["failure_stage"] == "disk"
+    assert "below the 1000000000 MB RenderLite keeps free" in d["failure_reason"]
+    assert "RENDERLITE_MIN_FREE_DISK_MB" in d["failure_reason"]
+
+
+def test_queued_deployment_survives_redis_losing_its_message(api, project, git_server, platform_up, test_env):
+    import redis
+
+    url = git_server.create("patient", samples.python_app("waited"))
+    api.post("/api/services", {"project": project, "name": "patient", "repo_url": url})
+    worker = json.loads((platform_up.data_dir / "pids.json").read_text())["children"]["worker"]
+    os.killpg(worker, signal.SIGSTOP)          # the worker is busy elsewhere: the deployment waits in the queue
+    try:
+        dep = api.post("/api/services/patient/deploy")["id"]
+        redis.Redis.from_url(test_env["REDIS_URL"]).flushdb()   # what a Redis restart without persistence does
+    finally:
+        os.killpg(worker, signal.SIGCONT)
+    d = wait_deploy(api, dep, timeout=150)
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert edge_get(platform_up, "patient").text == "hello from waited\n"
