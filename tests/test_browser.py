@@ -89,13 +89,22 @@ def test_lifecycle_env_and_rollback_from_the_dashboard(page, api, project, platf
     expect(page.locator("#service-status")).to_have_text("running")
 
     secret = "s3cr3t value with $ and \"quotes\""
+    api.call("PUT", "/api/services/clickops/env/OTHER_KEY", json={"value": "never-revealed-" + secret})
+    page.reload()
+    expect(page.locator("#service-status")).to_have_text("running")
+    frames: list[str] = []   # everything the server pushes to this browser (Reflex state deltas)
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    page.reload()
+    expect(page.locator("#env-table")).to_contain_text("OTHER_KEY")
     page.fill("#env-key-input", "API_KEY")
     page.fill("#env-value-input", secret)
     page.click("#env-set-button")
     expect(page.locator("#env-table")).to_contain_text("API_KEY")
     assert secret not in page.content(), "a saved value is masked"
-    page.get_by_role("button", name="Reveal").click()
+    assert frames and not any("s3cr3t" in f for f in frames), "no value reaches the browser's state before Reveal"
+    page.locator("tr", has_text="API_KEY").get_by_role("button", name="Reveal").click()
     expect(page.locator("#env-table")).to_contain_text(secret)
+    assert not any("never-revealed" in f for f in frames), "revealing one value sends only that one"
 
     page.click("#stop-button")
     expect(page.locator("#service-status")).to_have_text("stopped", timeout=30000)

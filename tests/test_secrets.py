@@ -102,3 +102,27 @@ def test_env_roundtrip_masking_rotation_and_wrong_key(test_env, api, project, gi
         assert edge_get(platform_up, "envy").json()["PEM"] == AWKWARD["PEM"]
     finally:
         secrets.write_key_file(__import__("pathlib").Path(key_file), good.strip())
+
+
+@pytest.mark.e2e
+def test_env_roundtrip_through_a_zero_config_build(api, project, git_server, platform_up, test_env):
+    """The same awkward values reach an app built without a Dockerfile (generated Dockerfile, Procfile
+    start command run by /bin/sh), and stay out of its build plan, log and the live Redis log."""
+    import redis
+
+    files = {"app.py": samples.ENV_APP, "requirements.txt": "", "Procfile": "web: python app.py\n"}
+    api.post("/api/services", {"project": project, "name": "envzc", "repo_url": git_server.create("envzc", files)})
+    for k, v in AWKWARD.items():
+        api.call("PUT", f"/api/services/envzc/env/{k}", json={"value": v})
+    d = wait_deploy(api, api.post("/api/services/envzc/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert d["build_plan"] and "no Dockerfile: zero-config build" in "\n".join(
+        api.get(f"/api/deployments/{d['id']}")["log_lines"])
+    seen = edge_get(platform_up, "envzc").json()
+    for k, v in AWKWARD.items():
+        assert seen[k] == v, k
+    live_log = "\n".join(redis.Redis.from_url(test_env["REDIS_URL"], decode_responses=True)
+                         .lrange(f"{platform_up.redis_prefix}log:{d['id']}", 0, -1))
+    for blob in (d["build_plan"], live_log, str(api.get(f"/api/deployments/{d['id']}"))):
+        for k in ("PEM", "UNICODE", "QUOTES", "DOLLAR"):
+            assert AWKWARD[k].strip() not in blob, k

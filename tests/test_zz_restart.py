@@ -1,6 +1,8 @@
 """Runs last: a restart of the platform leaves every running app routed again, with no redeploy."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,3 +36,42 @@ def test_routes_survive_a_platform_restart(test_env, api, project, git_server, p
             pass
         time.sleep(0.5)
     assert edge_get(platform_up, "survivor").text == "hello from still here\n"
+
+
+def test_apps_are_routed_again_after_a_docker_engine_restart(api, project, platform_up, docker_client):
+    """dockerd stops (its containers with it) and starts again: apps come back by their restart policy,
+    possibly on new addresses, and the edge routes to them again without a redeploy."""
+    import docker
+
+    before = docker_client.containers.get(f"rl-test-survivor-{api.get('/api/services/survivor')['live_deployment_id']}")
+    ip_before = before.attrs["NetworkSettings"]["Networks"][platform_up.apps_network]["IPAddress"]
+    pid = int(subprocess.run(["pgrep", "-o", "-x", "dockerd"], capture_output=True, text=True).stdout.split()[0])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.5)
+    log = open(platform_up.data_dir / "logs" / "dockerd-restarted.log", "ab")
+    subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                     start_new_session=True)
+    deadline, client = time.monotonic() + 60, None
+    while client is None and time.monotonic() < deadline:
+        try:
+            client = docker.from_env(timeout=60)
+            client.ping()
+        except Exception:
+            client = None
+            time.sleep(0.5)
+    assert client is not None, "dockerd did not come back"
+    deadline, last = time.monotonic() + 45, None
+    while time.monotonic() < deadline:
+        try:
+            last = edge_get(platform_up, "survivor")
+            if last.text == "hello from still here\n":
+                break
+        except Exception as e:
+            last = e
+        time.sleep(0.5)
+    assert getattr(last, "text", None) == "hello from still here\n", last
+    assert api.get("/api/services/survivor")["status"] == "running"
+    print(f"address before {ip_before}, after "
+          f"{client.containers.get(before.id).attrs['NetworkSettings']['Networks'][platform_up.apps_network]['IPAddress']}")

@@ -114,3 +114,37 @@ def repo(name: str) -> dict[str, str]:
     """A sample repository kept as files under tests/samples/repos/<name> (real lockfiles)."""
     root = REPOS / name
     return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+HOSTILE_APP = '''\
+import http.server, os, subprocess, sys
+
+HOG = None
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        global HOG
+        if self.path == "/fork":      # a fork bomb, in its own process group
+            subprocess.Popen(["sh", "-c", "b() { b | b & }; b"], start_new_session=True)
+            body = "forking"
+        elif self.path == "/hog":     # a memory hog: 2 GB, one MB at a time
+            HOG = subprocess.Popen([sys.executable, "-c", "x = []\\nwhile True: x.append(bytearray(1 << 20))"])
+            body = "hogging"
+        elif self.path == "/hog-status":
+            body = str(HOG.poll() if HOG else None)
+        else:
+            body = "hostile"
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+'''
+
+
+def hostile_app() -> dict[str, str]:
+    return {"Dockerfile": dockerfile(), "app.py": HOSTILE_APP}
