@@ -14,7 +14,9 @@ log = logging.getLogger("renderlite.edge")
 
 def edge_watch(s: Settings) -> int:
     """The edge agent (DNS + status pages for Caddy), and keeping statuses and the route table
-    equal to what runs: at start, on Docker events, and every 5 s; the janitor every 10 s."""
+    equal to what runs: at start, on Docker events, and every 5 s; health checks of running apps
+    (control/health_monitor.py) in their own thread; the janitor every 10 s."""
+    from control.health_monitor import Monitor
     from control.janitor import sweep
     from control.status import reconcile
     from core.wiring import build
@@ -40,10 +42,12 @@ def edge_watch(s: Settings) -> int:
                 time.sleep(2)
 
     threading.Thread(target=events, daemon=True).start()
+    monitor = Monitor(platform, on_change=wake.set)
+    threading.Thread(target=monitor.loop, args=(threading.Event(),), name="health-monitor", daemon=True).start()
     last_sweep = 0.0
     while True:
         try:
-            reconcile(platform)
+            reconcile(platform, monitor.unhealthy)
             sync(platform)
             if time.monotonic() - last_sweep >= SWEEP_S:
                 last_sweep = time.monotonic()

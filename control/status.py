@@ -50,14 +50,15 @@ def observe(client, container_id: str | None) -> Observed:
                     st.get("ExitCode"), int(c.attrs.get("RestartCount", 0) or 0), logs, gave_up=policy == "no")
 
 
-def judge(current: str, seen: Observed) -> tuple[str, str | None]:
-    """Pure: the status a service should show, given its live container's observed state."""
+def judge(current: str, seen: Observed, unhealthy: str | None = None) -> tuple[str, str | None]:
+    """Pure: the status a service should show, given its live container's observed state (and
+    what the health monitor says of it, if it is failing its checks)."""
     if current in (ServiceStatus.STOPPED.value, ServiceStatus.BUILDING.value):
         return current, None
     if not seen.exists:
         return ServiceStatus.CRASHED.value, "the live container was removed outside RenderLite; deploy again"
     if seen.running:
-        return ServiceStatus.RUNNING.value, None
+        return (ServiceStatus.UNHEALTHY.value, unhealthy) if unhealthy else (ServiceStatus.RUNNING.value, None)
     out = f" Last output:\n{seen.logs}" if seen.logs else ""
     if seen.restarting or seen.restarts:
         stopped = " RenderLite stopped restarting it; fix the app and deploy again, or press Start." if seen.gave_up else ""
@@ -66,7 +67,7 @@ def judge(current: str, seen: Observed) -> tuple[str, str | None]:
     return ServiceStatus.CRASHED.value, f"the app stopped (exit code {seen.exit_code}).{out}"
 
 
-def reconcile(platform) -> list[str]:
+def reconcile(platform, unhealthy: dict[str, str] | None = None) -> list[str]:
     """Update statuses; stop crash-looping containers. Returns the names of services that changed.
 
     Each write is a compare-and-set on the status this pass read, so a user's stop, or a deploy
@@ -81,7 +82,7 @@ def reconcile(platform) -> list[str]:
         seen = observe(platform.docker, dep.container_id if dep else None)
         if seen.restarts >= MAX_RESTARTS and (seen.restarting or not seen.running) and not seen.gave_up:
             _give_up(platform.docker, dep.container_id)
-        status, detail = judge(svc.status, seen)
+        status, detail = judge(svc.status, seen, (unhealthy or {}).get(svc.name))
         if (status, detail) == (svc.status, svc.status_detail) or svc.status == ServiceStatus.BUILDING.value:
             continue
         with session(platform.engine) as db:

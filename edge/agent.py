@@ -21,6 +21,7 @@ log = logging.getLogger("renderlite.edge")
 STATE_TEXT = {
     "stopped": "not running: it was stopped by its owner",
     "crashed": "not running: it crashed",
+    "unhealthy": "failing its health check; it is being restarted",
     "failed": "not running: its last deployment failed",
     "building": "being deployed; try again in a moment",
     "created": "not deployed yet",

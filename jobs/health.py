@@ -14,7 +14,7 @@ START_POLL_S = 0.05
 class HealthSpec:
     kind: str = "http"          # "http": any HTTP answer (or a 2xx/3xx on `path` if set); "tcp": a connection
     path: str = ""              # e.g. "/healthz"; empty: any HTTP answer on "/"
-    interval: float = 0.5       # seconds between probes
+    interval: float = 5.0       # seconds between probes of a running app (control/health_monitor.py)
     timeout: float = 2.0        # seconds per probe
     start_period: float = 60.0  # how long a new container may take to pass its first probe
     retries: int = 3            # consecutive failures that make a running app unhealthy
@@ -22,7 +22,7 @@ class HealthSpec:
     @classmethod
     def from_service(cls, svc, default_start: float) -> "HealthSpec":
         return cls(kind=getattr(svc, "health_type", None) or "http", path=getattr(svc, "health_path", None) or "",
-                   interval=float(getattr(svc, "health_interval", None) or 0.5),
+                   interval=float(getattr(svc, "health_interval", None) or 5.0),
                    timeout=float(getattr(svc, "health_timeout", None) or 2.0),
                    start_period=float(getattr(svc, "health_start_period", None) or default_start),
                    retries=int(getattr(svc, "health_retries", None) or 3))

@@ -20,6 +20,7 @@ class ServiceStatus(str, Enum):
     FAILED = "failed"
     STOPPED = "stopped"
     CRASHED = "crashed"
+    UNHEALTHY = "unhealthy"     # running, but failing its health check
 
 
 class DeploymentStatus(str, Enum):
@@ -62,7 +63,7 @@ class Service(SQLModel, table=True):
     status_detail: Optional[str] = None
     health_type: str = "http"
     health_path: str = ""
-    health_interval: float = 0.5
+    health_interval: float = 5.0       # seconds between checks of a running app
     health_timeout: float = 2.0
     health_start_period: Optional[float] = None
     health_retries: int = 3

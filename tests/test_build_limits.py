@@ -55,12 +55,13 @@ CGROUP_LIMITS = ("RUN echo cpu=$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /
 
 
 def test_build_steps_run_under_the_memory_and_cpu_caps(tmp_path, docker_client, base_images):
-    (tmp_path / "Dockerfile").write_text(f"FROM {base_images['python']}\n{CGROUP_LIMITS}"
+    bust = f"ENV CACHE_BUST={time.time_ns()}\n"   # the RUN steps must run, not come from an earlier run's cache
+    (tmp_path / "Dockerfile").write_text(f"FROM {base_images['python']}\n{bust}{CGROUP_LIMITS}"
                                          f"RUN python3 -c 'x = bytearray(600 * 1024 * 1024); print(len(x))'\n")
     plan = build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/hog:1", timeout=120,
                            memory_mb=256, cpus=0.5)
     log = Log()
-    with pytest.raises(BuildError, match=r"step 3/3 .*non-zero code: 137"):   # killed by the OOM killer
+    with pytest.raises(BuildError, match=r"step 4/4 .*non-zero code: 137"):   # killed by the OOM killer
         build.run(docker_client, plan, log)
     limits = next(ln for ln in log.lines if ln.startswith("cpu="))
     assert limits.split()[0] in ("cpu=50000", "cpu=50000 100000") and limits.split()[-1] == f"mem={256 * 1024 * 1024}"

@@ -26,7 +26,7 @@ def deployed(api, project, git_server, name, files, **settings):
 
 def test_fork_bomb_and_memory_hog_leave_the_platform_and_neighbours_answering(
         api, project, git_server, platform_up, docker_client):
-    deployed(api, project, git_server, "neighbour", samples.python_app("neighbour"))
+    deployed(api, project, git_server, "peaceful", samples.python_app("peaceful"))
     d = deployed(api, project, git_server, "hostile", samples.hostile_app(), memory_mb="128", pids="64")
     box = docker_client.containers.get(f"rl-test-hostile-{d['id']}")
     host = box.attrs["HostConfig"]
@@ -41,7 +41,7 @@ def test_fork_bomb_and_memory_hog_leave_the_platform_and_neighbours_answering(
         while not stop.is_set():
             t = time.monotonic()
             try:
-                ok = edge_get(platform_up, "neighbour").text == "hello from neighbour\n"
+                ok = edge_get(platform_up, "peaceful").text == "hello from peaceful\n"
                 api_ok = httpx.get(f"{platform_up.web_url}/api/health", timeout=5).status_code == 200
                 (answers if ok and api_ok and time.monotonic() - t < 5 else failures).append(time.monotonic() - t)
             except httpx.HTTPError as e:

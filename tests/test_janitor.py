@@ -54,3 +54,30 @@ def test_images_of_deleted_services_and_folders_of_finished_deployments():
 
 def test_restart_backoff_doubles_and_caps():
     assert [backoff(n) for n in (1, 2, 3, 4, 5, 6, 7, 10)] == [1, 2, 4, 8, 16, 30, 30, 30]
+
+
+# -------------------------------------------------------------- health checks of running apps
+from control.health_monitor import Track, step  # noqa: E402
+from jobs.health import HealthSpec  # noqa: E402
+
+SPEC = HealthSpec(interval=2, retries=3, start_period=20)
+
+
+def test_health_monitor_marks_unhealthy_after_retries_restarts_once_then_recovers():
+    t, now, verdicts = Track(deployment_id=7), 0.0, []
+    for result in ("GET /healthz answered 500", "timed out", "GET /healthz answered 500", "Connection refused",
+                   None):
+        v = step(t, result, SPEC, now)
+        verdicts.append((v.unhealthy is not None, v.restart, v.track.next_at - now))
+        t, now = v.track, v.track.next_at
+    assert verdicts == [(False, False, 2), (False, False, 2), (True, True, 20), (True, False, 2), (False, False, 2)]
+    assert t == Track(deployment_id=7, next_at=t.next_at), "a pass forgets the streak"
+
+
+def test_health_monitor_detail_names_the_failures():
+    t = Track(deployment_id=1, failures=2, results=("a", "b"))
+    v = step(t, "GET /healthz answered 503", SPEC, 0)
+    assert v.unhealthy == ("failed its health check 3 times in a row (a; b; GET /healthz answered 503); "
+                           "RenderLite restarted it")
+    v2 = step(v.track, "still 503", SPEC, 30)
+    assert not v2.restart and "restarting it did not help" in v2.unhealthy

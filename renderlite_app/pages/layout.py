@@ -7,7 +7,7 @@ from renderlite_app.state import AuthState
 
 _BADGE_COLORS = (
     ("SUCCESS", "green"), ("running", "green"),
-    ("FAILED", "red"), ("failed", "red"), ("crashed", "red"),
+    ("FAILED", "red"), ("failed", "red"), ("crashed", "red"), ("unhealthy", "orange"),
     ("BUILDING", "amber"), ("building", "amber"),
     ("QUEUED", "blue"),
 )

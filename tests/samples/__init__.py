@@ -148,3 +148,45 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).s
 
 def hostile_app() -> dict[str, str]:
     return {"Dockerfile": dockerfile(), "app.py": HOSTILE_APP}
+
+
+FLAKY_APP = '''\
+import http.server, os, time
+BOOT = str(time.time())
+BROKEN = False
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        global BROKEN
+        if self.path == "/break":
+            BROKEN = True
+        code = 500 if BROKEN and self.path == "/healthz" else 200
+        data = BOOT.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+'''
+
+TCP_APP = '''\
+import os, socketserver
+
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(b"echo " + line)
+
+socketserver.ThreadingTCPServer(("0.0.0.0", int(os.environ["PORT"])), Echo).serve_forever()
+'''
+
+
+def flaky_app() -> dict[str, str]:
+    return {"Dockerfile": dockerfile(), "app.py": FLAKY_APP}
+
+
+def tcp_app() -> dict[str, str]:
+    return {"Dockerfile": dockerfile(), "app.py": TCP_APP}

@@ -1,0 +1,60 @@
+"""Health checks end to end: a TCP check for an app that does not speak HTTP, a health path that
+fails the deploy, and a running app that starts failing its checks (unhealthy, restarted, running)."""
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from tests import samples
+from tests.conftest import edge_get, wait_deploy
+
+pytestmark = pytest.mark.e2e
+
+
+def create(api, project, git_server, name, files, **settings):
+    api.post("/api/services", {"project": project, "name": name, "repo_url": git_server.create(name, files)})
+    if settings:
+        api.call("PATCH", f"/api/services/{name}", json=settings)
+
+
+def status_becomes(api, name, wanted, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        svc = api.get(f"/api/services/{name}")
+        if svc["status"] == wanted:
+            return svc
+        time.sleep(0.5)
+    raise AssertionError(f"{name} did not become {wanted} in {seconds} s: {api.get(f'/api/services/{name}')}")
+
+
+def test_tcp_check_for_an_app_that_does_not_speak_http(api, project, git_server, docker_client, platform_up):
+    create(api, project, git_server, "rawtcp", samples.tcp_app(), health_type="tcp", port="7000")
+    d = wait_deploy(api, api.post("/api/services/rawtcp/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert "health check: TCP :7000" in "\n".join(api.get(f"/api/deployments/{d['id']}")["log_lines"])
+    ip = docker_client.containers.get(f"rl-test-rawtcp-{d['id']}").attrs["NetworkSettings"]["Networks"][
+        platform_up.apps_network]["IPAddress"]
+    with socket.create_connection((ip, 7000), timeout=5) as s:
+        s.sendall(b"hi\n")
+        assert s.recv(100) == b"echo hi\n"
+    # The same app with the default HTTP check never passes: it answers, but not HTTP.
+    api.call("PATCH", "/api/services/rawtcp", json={"health_type": "http", "health_start_period": "3"})
+    d = wait_deploy(api, api.post("/api/services/rawtcp/deploy")["id"])
+    assert d["status"] == "FAILED" and "did not pass its health check on port 7000" in d["failure_reason"]
+
+
+def test_running_app_that_fails_its_checks_is_marked_unhealthy_and_restarted(api, project, git_server, platform_up):
+    create(api, project, git_server, "flaky", samples.flaky_app(), health_path="/healthz", health_interval="1",
+           health_retries="2", health_start_period="10")
+    d = wait_deploy(api, api.post("/api/services/flaky/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    boot = edge_get(platform_up, "flaky").text
+    status_becomes(api, "flaky", "running", 10)
+    edge_get(platform_up, "flaky", "/break")
+    svc = status_becomes(api, "flaky", "unhealthy", 20)
+    assert "failed its health check 2 times in a row" in svc["status_detail"]
+    assert "GET /healthz answered 500" in svc["status_detail"] and "RenderLite restarted it" in svc["status_detail"]
+    status_becomes(api, "flaky", "running", 30)
+    assert edge_get(platform_up, "flaky").text != boot, "the container was restarted (a new boot)"
