@@ -18,7 +18,8 @@ from renderlite_app.state import ServiceState, platform
 
 ACTIONS = {"stop": lifecycle.stop, "start": lifecycle.start, "restart": lifecycle.restart}
 SETTINGS = ("branch", "root_dir", "dockerfile_path", "port", "builder", "build_command", "start_command",
-            "health_type", "health_path", "health_start_period")
+            "submodules", "health_type", "health_path", "health_interval", "health_retries", "health_start_period",
+            "memory_mb", "cpus", "pids")
 
 
 class ServiceActions(ServiceState):

@@ -132,3 +132,11 @@ def test_queued_deployment_survives_redis_losing_its_message(api, project, git_s
     d = wait_deploy(api, dep, timeout=150)
     assert d["status"] == "SUCCESS", d["failure_reason"]
     assert edge_get(platform_up, "patient").text == "hello from waited\n"
+
+
+def test_root_image_is_refused_when_the_installation_enforces_non_root(api, project, git_server, platform_up):
+    files = {"Dockerfile": f"FROM {samples.PY_BASE}\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n",
+             "app.py": samples.HTTP_APP, "version.txt": "root\n"}
+    d = run_in_process(platform_up, api, project, git_server, "rooty", files, require_non_root=True)
+    assert d["failure_stage"] == "build" and d["runs_as_root"] is True
+    assert "runs as root" in d["failure_reason"] and "USER" in d["failure_reason"]

@@ -75,3 +75,26 @@ def test_apps_are_routed_again_after_a_docker_engine_restart(api, project, platf
     assert api.get("/api/services/survivor")["status"] == "running"
     print(f"address before {ip_before}, after "
           f"{client.containers.get(before.id).attrs['NetworkSettings']['Networks'][platform_up.apps_network]['IPAddress']}")
+
+
+def test_postgres_restart_loses_nothing(api, project, git_server, platform_up):
+    """PostgreSQL restarts under the running platform: apps keep answering, no record is lost, and the
+    next deploy works (connections are re-opened)."""
+    before = api.get("/api/services/survivor/deployments")
+    cluster = subprocess.run(["ls", "/etc/postgresql"], capture_output=True, text=True).stdout.split()[0]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"], check=True, timeout=120)
+    assert edge_get(platform_up, "survivor").text == "hello from still here\n"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            after = api.get("/api/services/survivor/deployments")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    assert [d["id"] for d in after] == [d["id"] for d in before]
+    git_server.commit("survivor", {"version.txt": "after postgres\n"})
+    d = wait_deploy(api, api.post("/api/services/survivor/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert edge_get(platform_up, "survivor").text == "hello from after postgres\n"
