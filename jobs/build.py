@@ -102,11 +102,12 @@ def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
 def _generated(req: BuildRequest, common: dict) -> BuildPlan:
     from jobs import dockerfile_gen
     from jobs.detect import detect
+    from jobs.detect_more import read_text
 
     rp = detect(common["context"], req.env, req.build_command, req.start_command)
     text, notes = dockerfile_gen.generate(rp, req.base_images)
-    ignore = (common["context"] / ".dockerignore")
-    ignore_text = ignore.read_text(errors="replace") if rp.has_dockerignore else dockerfile_gen.DOCKERIGNORE
+    ignore_text = (read_text(common["context"], ".dockerignore") if rp.has_dockerignore else None) \
+        or dockerfile_gen.DOCKERIGNORE
     ignore_text = ignore_text.rstrip("\n") + f"\n{GENERATED}\n"
     bases = tuple((dockerfile_gen.base_image(k, v, req.base_images)[0], f"RENDERLITE_BASE_IMAGE_{k.upper()}")
                   for k, v in dockerfile_gen.stages(rp))
@@ -129,11 +130,17 @@ def _nixpacks(req: BuildRequest, common: dict, binary: str | None) -> BuildPlan:
 
 
 def prepare(p: BuildPlan) -> None:
-    """The one write a plan needs: the generated Dockerfile and .dockerignore into the checkout."""
-    if p.generated is not None:
-        (p.context / GENERATED).write_text(p.generated)
-    if p.dockerignore is not None:
-        (p.context / ".dockerignore").write_text(p.dockerignore)
+    """The one write a plan needs: the generated Dockerfile and .dockerignore into the checkout.
+    The checkout is untrusted: a file there may be a symlink to anywhere, so it is replaced,
+    never written through."""
+    for name, text in ((GENERATED, p.generated), (".dockerignore", p.dockerignore)):
+        if text is None:
+            continue
+        path = p.context / name
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
 
 
 class _BuildClient(docker.APIClient):

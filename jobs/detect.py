@@ -177,6 +177,8 @@ def _node_pm(root: Path, pkg: dict, log: list[str]) -> tuple[str, str | None, st
 
 
 def _monorepo_hint(root: Path, log: list[str]) -> None:
+    if (root / ".git").exists():   # the repository's root: nothing above it is the repository's
+        return
     for up in list(root.resolve().parents)[:4]:
         lock = next((f for _, f in LOCKFILES if (up / f).is_file()), None)
         if lock:

@@ -26,9 +26,21 @@ ASGI_RE = re.compile(r"^(\w+)" + ANNOTATION + r"\s*=\s*(?:fastapi\.)?FastAPI\(|^
                      r"\s*=\s*(?:quart\.)?Quart\(|^(\w+)" + ANNOTATION + r"\s*=\s*(?:litestar\.)?Litestar\(", re.M)
 
 
-def read_text(root: Path, name: str) -> str | None:
+def inside(root: Path, path: Path) -> bool:
+    """Is ``path`` (symlinks followed) inside ``root``? A repository may hold a symlink to any
+    file of the server (`.nvmrc -> /etc/shadow`); detection never reads through one."""
     try:
-        return (root / name).read_text(errors="replace")
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def read_text(root: Path, name: str) -> str | None:
+    path = root / name
+    if not inside(root, path):
+        return None
+    try:
+        return path.read_text(errors="replace")
     except (OSError, ValueError):
         return None
 
@@ -113,6 +125,8 @@ def _python_candidates(root: Path) -> list[tuple[str, str]]:
     found = []
     files = sorted(root.glob("*.py")) + sorted(p for p in root.glob("*/*.py") if p.parent.name not in SKIP_DIRS)
     for f in files:
+        if not inside(root, f):
+            continue
         try:
             text = f.read_text(errors="replace")
         except OSError:
@@ -189,7 +203,7 @@ def _go(root, env, log, build, start):
     version, source = (raw, "GO_VERSION") if raw else (m.group(1), "go.mod") if m else (DEFAULT_GO, "default")
     log.append(f"Go {version} (from {source})")
     mains = [d for d in sorted((root / "cmd").glob("*")) if d.is_dir() and list(d.glob("*.go"))]
-    if list(root.glob("*.go")) and "package main" in " ".join((p.read_text(errors="replace")[:2000])
+    if list(root.glob("*.go")) and "package main" in " ".join((read_text(root, p.name) or "")[:2000]
                                                             for p in root.glob("*.go")):
         pkg, why = ".", "package main at the root"
     elif len(mains) == 1:

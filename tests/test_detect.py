@@ -252,3 +252,41 @@ def test_app_objects_written_the_other_usual_ways(tmp_path, source, target):
 def test_app_in_a_package_init_is_named_by_its_package(tmp_path):
     plan = detect(write(tmp_path, {"requirements.txt": "", "web/__init__.py": "app = Flask(__name__)\n"}))
     assert plan.start.startswith("gunicorn web:app ")
+
+
+def test_detection_never_reads_through_a_symlink_out_of_the_repository(tmp_path):
+    """A repository that links its version files or Procfile to server files (the installation's
+    secret key, /etc/passwd) must not get their contents into its build log or error message."""
+    secret = tmp_path / "server" / "secret.key"
+    secret.parent.mkdir()
+    secret.write_text("TOP-SECRET-KEY-MATERIAL\n")
+    repo = write(tmp_path / "repo", {"requirements.txt": "", "app.py": "app = Flask(__name__)\n"})
+    for name in (".python-version", "runtime.txt", "Procfile"):
+        (repo / name).symlink_to(secret)
+    plan = detect(repo)
+    assert plan.version_source == "default" and plan.start.startswith("gunicorn app:app")
+    assert "TOP-SECRET" not in " ".join(plan.decisions)
+    (repo / "app.py").unlink()
+    (repo / "app.py").symlink_to(secret)
+    with pytest.raises(BuildError) as e:
+        detect(repo)
+    assert "TOP-SECRET" not in str(e.value)
+
+
+def test_a_lockfile_outside_the_repository_is_never_mentioned(tmp_path):
+    write(tmp_path, {"package-lock.json": "{}", "repo/.git/HEAD": "", "repo/package.json": PKG_START})
+    plan = detect(tmp_path / "repo")
+    assert not any("outside the build context" in d for d in plan.decisions)
+
+
+def test_prepare_replaces_symlinks_instead_of_writing_through_them(tmp_path):
+    victim = tmp_path / "server-file"
+    victim.write_text("precious\n")
+    repo = write(tmp_path / "repo", {"index.html": "<p>hi</p>"})
+    (repo / build.GENERATED).symlink_to(victim)
+    (repo / ".dockerignore").symlink_to(victim)
+    p = build.plan(request(repo))
+    assert "precious" not in p.dockerignore, "a .dockerignore pointing out of the repository is not read"
+    build.prepare(p)
+    assert victim.read_text() == "precious\n"
+    assert not (repo / build.GENERATED).is_symlink() and (repo / build.GENERATED).read_text() == p.generated
