@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 import docker  # noqa: E402
 import redis  # noqa: E402
 
-from cli.base_images import OVERRIDES, ensure_all, override_env  # noqa: E402
+from jobs.base_images import OVERRIDES, ensure_all, override_env  # noqa: E402
 from cli.client import Api  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from tests.support.gitserver import GitServer  # noqa: E402

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(ensure_token(s))
                 return 0
             import docker
-            from cli.base_images import ensure_all
+            from jobs.base_images import ensure_all
             print(ensure_all(docker.from_env(timeout=600)))
             return 0
         if args.cmd == "cancel":

@@ -27,7 +27,8 @@ def commands(s: Settings) -> dict[str, list[str]]:
         "caddy": ["caddy", "run", "--config", str(s.data_dir / "caddy-initial.json")],
         "worker": [PY, "-m", "jobs.worker"],
         "edge": [PY, "-m", "cli", "edge-watch"],
-        "web": [str(Path(PY).parent / "reflex"), "run", "--env", "prod", "--loglevel", "warning"],
+        "web": [str(Path(PY).parent / "reflex"), "run", "--env", "prod", "--loglevel", "warning",
+                "--backend-host", s.web_host],
     }
 
 

@@ -122,7 +122,7 @@ def local_base_images(s: Settings, env: dict[str, str]):
     background (a thread ``up`` joins before it reports the platform up). None if not needed."""
     import threading
 
-    from cli.base_images import OVERRIDES, ensure_all, override_env
+    from jobs.base_images import OVERRIDES, ensure_all, override_env
 
     missing = {k: v for k, v in override_env(OVERRIDES).items() if k not in env}
     if not missing or registry_reachable():

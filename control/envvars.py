@@ -39,6 +39,9 @@ def set_var(db: Session, settings: Settings, svc: Service, key: str, value: str)
     key = validate_key(key)
     if not isinstance(value, str):
         raise ValidationError(f"the value of {key} must be text")
+    if "\x00" in value:
+        raise ValidationError(f"the value of {key} contains a NUL byte, which no process environment can hold; "
+                              "remove it (encode binary values as base64)")
     if len(value.encode()) > MAX_VALUE:
         raise ValidationError(f"the value of {key} is over {MAX_VALUE // 1024} KiB; store large files elsewhere")
     token = secrets.encrypt(key_for(settings, create=True), value, _aad(svc.id, key))

@@ -1,7 +1,8 @@
 """Health checks of running apps, run by the edge watcher.
 
 Each running service's live container is probed from outside (jobs/health.py: HTTP on its health
-path, or TCP) every ``interval`` seconds. ``retries`` failures in a row make the service
+path, or TCP) every ``interval`` seconds, with the check its deployment was made with (a settings
+change applies from the next deploy, like every other setting). ``retries`` failures in a row make the service
 *unhealthy*: the status shows the last probe results, and RenderLite restarts the container once
 (then waits the start period before probing again). The first pass makes it *running* again.
 ``step()`` is the whole decision, pure; ``Monitor`` probes and acts.
@@ -17,7 +18,7 @@ import docker.errors
 from sqlmodel import select
 
 from edge import table
-from jobs.health import HealthSpec, probe
+from jobs.health import HealthSpec, probe, spec_from_json
 from models.db import session
 from models.tables import Deployment, Service, ServiceStatus
 
@@ -70,6 +71,8 @@ class Monitor:
         with session(p.engine) as db:
             services = db.exec(select(Service).where(Service.status.in_(WATCHED),
                                                      Service.live_deployment_id.is_not(None))).all()
+            specs = {d.id: spec_from_json(d.health) for d in db.exec(select(Deployment).where(
+                Deployment.id.in_([svc.live_deployment_id for svc in services]))).all()} if services else {}
         try:
             routes = {r.service: r for r in table.read(s.routes_file)}
         except (OSError, ValueError, KeyError):
@@ -80,7 +83,7 @@ class Monitor:
             if route is None or route.deployment_id != svc.live_deployment_id or not route.upstream:
                 continue
             seen.add(svc.name)
-            spec = HealthSpec.from_service(svc, s.health_timeout)
+            spec = specs.get(svc.live_deployment_id) or HealthSpec.from_service(svc, s.health_timeout)
             t = self.tracks.get(svc.name)
             if t is None or t.deployment_id != svc.live_deployment_id:   # a new deployment: just passed its check
                 t = Track(svc.live_deployment_id, next_at=now + spec.interval)

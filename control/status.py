@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 
 import docker.errors
+
+from core.text import clean
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -42,7 +44,7 @@ def observe(client, container_id: str | None) -> Observed:
     logs = ""
     if not st.get("Running") or st.get("Restarting") or c.attrs.get("RestartCount", 0):
         try:
-            logs = c.logs(tail=15).decode("utf-8", "replace").rstrip()
+            logs = clean(c.logs(tail=15).decode("utf-8", "replace")).rstrip()
         except docker.errors.APIError:
             pass
     policy = (c.attrs.get("HostConfig", {}).get("RestartPolicy") or {}).get("Name") or "no"

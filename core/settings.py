@@ -63,6 +63,7 @@ class Settings:
     domain: str = "localhost"
     edge_port: int = 8080
     web_port: int = 3000
+    web_host: str = "127.0.0.1"     # the dashboard listens here; apps (on a bridge) cannot reach 127.0.0.1
     caddy_admin: str = "127.0.0.1:2019"
     edge_agent: str = "127.0.0.1:8053"
     edge: str = "caddy"
@@ -78,6 +79,7 @@ class Settings:
     keep_images: int = 3
     build_memory_mb: int = 2048
     build_cpus: float = 1.0
+    build_pids: int = 1024
     clone_max_mb: int = 500
     min_free_disk_mb: int = 1024
     require_non_root: bool = False
@@ -144,6 +146,7 @@ class Settings:
             domain=domain,
             edge_port=_int(env, "RENDERLITE_EDGE_PORT", 8080),
             web_port=_int(env, "RENDERLITE_WEB_PORT", 3000),
+            web_host=(env.get("RENDERLITE_WEB_HOST") or "127.0.0.1").strip(),
             caddy_admin=_hostport(env, "RENDERLITE_CADDY_ADMIN", "127.0.0.1:2019"),
             edge_agent=_hostport(env, "RENDERLITE_EDGE_AGENT", "127.0.0.1:8053"),
             instance=instance,
@@ -158,6 +161,7 @@ class Settings:
             keep_images=_int(env, "RENDERLITE_KEEP_IMAGES", 3),
             build_memory_mb=_int(env, "RENDERLITE_BUILD_MEMORY_MB", 2048),
             build_cpus=_float(env, "RENDERLITE_BUILD_CPUS", 1.0),
+            build_pids=_int(env, "RENDERLITE_BUILD_PIDS", 1024),
             clone_max_mb=_int(env, "RENDERLITE_CLONE_MAX_MB", 500),
             min_free_disk_mb=_int(env, "RENDERLITE_MIN_FREE_DISK_MB", 1024),
             require_non_root=_bool(env, "RENDERLITE_REQUIRE_NON_ROOT"),

@@ -32,6 +32,17 @@ class Platform:
         except Exception:  # noqa: BLE001 - an engine that does not answer fails the build later, with its reason
             return None
 
+    @cached_property
+    def build_cgroup(self) -> str | None:
+        """The cgroup parent of build steps (their process limit), set up once per process."""
+        from jobs.build import build_cgroup
+
+        try:
+            driver = self.docker.info().get("CgroupDriver")
+        except Exception:  # noqa: BLE001
+            return None
+        return build_cgroup(driver, self.settings.build_pids)
+
     @property
     def broker(self):
         if self._broker is None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PREFIX = "renderlite"
+# The labels that say whose a container is and where it is routed; only RenderLite sets them.
+IDENTITY = frozenset(f"{PREFIX}.{k}" for k in ("managed", "instance", "project", "service", "deployment",
+                                              "subdomain", "port"))
 
 
 @dataclass(frozen=True)

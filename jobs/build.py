@@ -43,6 +43,27 @@ class BuildRequest:
     base_images: dict = field(default_factory=dict)  # RENDERLITE_BASE_IMAGE_<RUNTIME> overrides
     memory_mb: int = 2048
     cpus: float = 1.0
+    cgroup_parent: str | None = None    # build_cgroup(): the process limit of build steps
+
+
+def build_cgroup(driver: str | None, pids_max: int, name: str = "renderlite-builds",
+                 root: Path = Path("/sys/fs/cgroup")) -> str | None:
+    """A cgroup holding every build step, with a process limit (Docker's build API has none of its
+    own, so a fork bomb in a RUN step would otherwise reach the host's limit). Returns the cgroup
+    parent to build under, or None where it cannot be set up from here (systemd cgroup driver, a
+    read-only /sys/fs/cgroup): builds then run without a process limit."""
+    if driver != "cgroupfs" or pids_max <= 0:
+        return None
+    v1 = root / "pids"
+    base = v1 if (v1 / "cgroup.procs").exists() else root
+    try:
+        if base == root and "pids" not in (root / "cgroup.subtree_control").read_text().split():
+            (root / "cgroup.subtree_control").write_text("+pids")
+        (base / name).mkdir(exist_ok=True)
+        (base / name / "pids.max").write_text(str(pids_max))
+    except OSError:
+        return None
+    return f"/{name}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,7 @@ class BuildPlan:
     timeout: int
     memory_mb: int = 2048
     cpus: float = 1.0
+    cgroup_parent: str | None = None        # build_cgroup(): the process limit of build steps
     kind: str = "dockerfile"                # dockerfile | generated | nixpacks
     runtime: str = "dockerfile"             # what the service is built as (node, python, ... for zero-config)
     generated: str | None = None            # the Dockerfile RenderLite wrote (the build plan the dashboard shows)
@@ -64,7 +86,7 @@ class BuildPlan:
 
 def _context(checkout: Path, root_dir: str) -> Path:
     context = (checkout / root_dir).resolve() if root_dir else checkout.resolve()
-    if not str(context).startswith(str(checkout.resolve())):
+    if not context.is_relative_to(checkout.resolve()):
         raise BuildError(f"root directory '{root_dir}' points outside the repository; set a path inside it")
     if not context.is_dir():
         raise BuildError(f"root directory '{root_dir}' does not exist in the repository; "
@@ -80,14 +102,15 @@ def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
     ``nixpacks`` binary (``nixpacks_bin``, found on the PATH by the caller)."""
     context = _context(req.checkout, req.root_dir)
     common = dict(context=context, tag=req.tag, timeout=req.timeout,
-                  memory_mb=req.memory_mb, cpus=req.cpus)
+                  memory_mb=req.memory_mb, cpus=req.cpus, cgroup_parent=req.cgroup_parent)
     where = f"{req.root_dir}/{req.dockerfile_path}" if req.root_dir else req.dockerfile_path
     dockerfile = (context / req.dockerfile_path).resolve()
-    if not str(dockerfile).startswith(str(context)):
+    if not dockerfile.is_relative_to(context):
         raise BuildError(f"Dockerfile path '{req.dockerfile_path}' points outside the root directory")
     if req.builder == "nixpacks":
         return _nixpacks(req, common, nixpacks_bin)
     if dockerfile.is_file():
+        _check_dockerignore(context)
         return BuildPlan(dockerfile=req.dockerfile_path, decisions=(f"using the repository's Dockerfile ({where})",),
                          **common)
     if req.builder == "dockerfile":
@@ -97,6 +120,20 @@ def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
         raise BuildError(f"no Dockerfile at '{where}' (the service's Dockerfile path); fix the path, or reset it "
                          "to build without a Dockerfile")
     return _generated(req, common)
+
+
+MAX_DOCKERIGNORE = 256 * 1024
+
+
+def _check_dockerignore(context: Path) -> None:
+    """Docker's client reads the repository's .dockerignore itself: it must be a plain, small file
+    (a symlink to /dev/zero would be read until the worker runs out of memory)."""
+    path = context / ".dockerignore"
+    if not (path.exists() or path.is_symlink()):
+        return
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_DOCKERIGNORE:
+        raise BuildError(".dockerignore in the repository is not a regular file under 256 KB (a symlink, a folder "
+                         "or a huge file); replace it with a plain text file")
 
 
 def _generated(req: BuildRequest, common: dict) -> BuildPlan:
@@ -137,6 +174,8 @@ def prepare(p: BuildPlan) -> None:
         if text is None:
             continue
         path = p.context / name
+        if path.is_dir() and not path.is_symlink():
+            raise BuildError(f"the repository has a folder named {name}, where RenderLite writes a file; rename it")
         path.unlink(missing_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w") as f:
@@ -221,9 +260,11 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
         return run_nixpacks(client, p, log, cancelled)
     log.line(f"==> Building {p.tag} from " + ("the generated Dockerfile" if p.kind == "generated" else p.dockerfile))
     step = "the first step"
-    api = _BuildClient(base_url=client.api.base_url if not client.api.base_url.startswith("http+docker")
-                       else "unix:///var/run/docker.sock", version=client.api.api_version, timeout=p.timeout + 60)
-    api.extra_params = {"cpuperiod": 100_000, "cpuquota": int(p.cpus * 100_000)}   # each RUN step's CPU cap
+    # The same engine as ``client`` (DOCKER_HOST, TLS...): an untrusted build never lands on another daemon.
+    api = _BuildClient(**{**docker.utils.kwargs_from_env(), "version": client.api.api_version,
+                          "timeout": p.timeout + 60})
+    api.extra_params = {"cpuperiod": 100_000, "cpuquota": int(p.cpus * 100_000),   # each RUN step's CPU cap
+                        **({"cgroupparent": p.cgroup_parent} if p.cgroup_parent else {})}
     watchdog = Watchdog(api, p.timeout, cancelled)
     try:
         with watchdog:
@@ -305,7 +346,18 @@ def run_nixpacks(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
         raise BuildError(f"nixpacks finished without producing {p.tag}; check the build log") from None
 
 
+def foreign_labels(client, tag: str) -> list[str]:
+    """Routing labels the image brings itself. Docker merges image labels into the container's, so
+    a Dockerfile `LABEL traefik.http.routers.x.rule=Host(...)` could route another service's host,
+    and `LABEL renderlite.service=...` could pass for another service's container."""
+    from edge.labels import IDENTITY
+
+    labels = (client.images.get(tag).attrs.get("Config") or {}).get("Labels") or {}
+    return sorted(k for k in labels if k.startswith("traefik.") or k in IDENTITY)
+
+
 def runs_as_root(client, tag: str) -> bool:
-    """Does the image's configured user run as root (no USER, 'root', uid 0)?"""
-    user = ((client.images.get(tag).attrs.get("Config") or {}).get("User") or "").strip()
-    return user.split(":")[0] in ("", "root", "0")
+    """Does the image's configured user run as root (no USER, 'root', uid 0 however written)?
+    A name mapped to uid 0 in the image's /etc/passwd is caught when the app runs (run.process_uid)."""
+    user = ((client.images.get(tag).attrs.get("Config") or {}).get("User") or "").strip().split(":")[0]
+    return user in ("", "root") or (user.lstrip("+").isdigit() and int(user.lstrip("+")) == 0)

@@ -24,9 +24,38 @@ class ClonePlan:
     def argv(self) -> list[str]:
         argv = ["git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never",
                 "clone", "--depth", "1", "--branch", self.branch, "--single-branch", "--no-tags"]
-        if self.submodules:
-            argv += ["--recurse-submodules", "--shallow-submodules"]
-        return argv + ["--", self.url, str(self.dest)]
+        return argv + ["--", self.url, str(self.dest)]   # submodules come after, once their URLs are checked
+
+    def submodule_argv(self) -> list[str]:
+        return ["git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never", "-C", str(self.dest),
+                "submodule", "update", "--init", "--depth", "1"]
+
+
+def check_submodules(plan: ClonePlan, urls: dict[str, str]) -> None:
+    """Pure: a submodule may only come from the repository's own host (or a relative URL), so a
+    public repository cannot make the server fetch from its internal network."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(plan.url).hostname
+    for name, url in sorted(urls.items()):
+        if url.startswith(("./", "../")):
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http", "git") or parts.hostname != host or parts.username:
+            raise CloneError(f"submodule '{name}' points at {url!r}, not at the repository's own host ({host}); "
+                             "RenderLite fetches submodules from that host only: move the submodule there, or turn "
+                             "the service's submodules setting off")
+
+
+def submodule_urls(plan: ClonePlan) -> dict[str, str]:
+    gitmodules = plan.dest / ".gitmodules"
+    if not gitmodules.exists() and not gitmodules.is_symlink():
+        return {}
+    if gitmodules.is_symlink() or not gitmodules.is_file():
+        raise CloneError(".gitmodules is not a regular file; replace it, or turn the service's submodules setting off")
+    out = subprocess.run(["git", "config", "-f", str(gitmodules), "--get-regexp", r"^submodule\..*\.url$"],
+                         capture_output=True, text=True, timeout=30, env=git_env()).stdout
+    return {k[len("submodule."):-len(".url")]: v for k, _, v in (ln.partition(" ") for ln in out.splitlines())}
 
 
 def git_env() -> dict[str, str]:
@@ -54,13 +83,18 @@ def explain(plan: ClonePlan, stderr: str) -> str:
     return f"git clone of {plan.url} failed: {tail or 'no output'}"
 
 
+INODE_KB = 4   # what each file or folder is counted as at least: a tree of empty files still fills a disk
+
+
 def size_mb(path: Path) -> float:
-    """Bytes on disk under ``path`` (files only, symlinks not followed), in MB."""
+    """Disk space under ``path`` in MB: allocated blocks of every entry (symlinks not followed), and at
+    least INODE_KB per entry, so a repository of many tiny or empty files is measured too."""
     total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
+    for root, dirs, files in os.walk(path):
+        for f in files + dirs:
             try:
-                total += os.lstat(os.path.join(root, f)).st_size
+                st = os.lstat(os.path.join(root, f))
+                total += max(st.st_blocks * 512, INODE_KB * 1024)
             except OSError:
                 pass
     return total / (1024 * 1024)
@@ -103,9 +137,29 @@ def run(plan: ClonePlan, log) -> str:
         for line in text.strip().splitlines()[-5:]:
             log.line(f"    {line}")
         raise CloneError(explain(plan, text))
+    if plan.submodules:
+        fetch_submodules(plan, log, deadline)
     if plan.max_mb and (mb := size_mb(plan.dest)) > plan.max_mb:
         raise too_big(plan, mb)
     sha = subprocess.run(["git", "-C", str(plan.dest), "rev-parse", "HEAD"], capture_output=True,
                          text=True, timeout=30, env=git_env()).stdout.strip()
     log.line(f"    commit {sha}")
     return sha
+
+
+def fetch_submodules(plan: ClonePlan, log, deadline: float) -> None:
+    urls = submodule_urls(plan)
+    if not urls:
+        return
+    check_submodules(plan, urls)
+    log.line(f"    submodules: {', '.join(sorted(urls))} (depth 1, one level)")
+    try:
+        proc = subprocess.run(plan.submodule_argv(), capture_output=True, text=True, env=git_env(),
+                              stdin=subprocess.DEVNULL, timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise CloneError(f"fetching the submodules exceeded the clone time limit ({plan.timeout} s); "
+                         "raise RENDERLITE_CLONE_TIMEOUT or turn the service's submodules setting off") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CloneError(f"fetching the submodules failed: {tail}; check their URLs, or turn the service's "
+                         "submodules setting off")

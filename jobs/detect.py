@@ -84,8 +84,18 @@ def detect(root: Path, env: dict[str, str] | None = None, build_command: str | N
     return RuntimePlan(**plan, decisions=log, has_dockerignore=dockerignore)
 
 
+def procfile_entries(text: str) -> dict[str, str]:
+    """Pure: `name: command` lines (split, not a backtracking regex: a Procfile is repository input)."""
+    entries = {}
+    for line in text.splitlines():
+        name, sep, command = line.partition(":")
+        if sep and re.fullmatch(r"[A-Za-z0-9_-]+", name) and command.strip():
+            entries.setdefault(name, command.strip())
+    return entries
+
+
 def _procfile(root: Path, log: list[str]) -> str | None:
-    entries = dict(m.groups() for m in re.finditer(r"^([A-Za-z0-9_-]+):\s*(.+?)\s*$", read_text(root, "Procfile") or "", re.M))
+    entries = procfile_entries(read_text(root, "Procfile") or "")
     if entries and "web" not in entries:
         log.append(f"Procfile has no web: line ({', '.join(entries)} only); the app's start command is guessed instead")
     elif len(entries) > 1:
@@ -229,7 +239,7 @@ def _node_version(root: Path, env: dict, pkg: dict, log: list[str]) -> tuple[int
             log.append(f"Node {major} (from {source}" + (f": {raw})" if raw != str(major) else ")"))
             return major, source
     engines = pkg.get("engines") if isinstance(pkg.get("engines"), dict) else {}
-    rng = str(engines.get("node") or "").strip()
+    rng = str(engines.get("node") or "").strip()[:200]   # a range is short; the matcher is not for megabytes
     if rng:
         majors = [m for m in range(NODE_NEWEST, NODE_OLDEST - 1, -1) if _allows(rng, m)]
         if not majors:

@@ -35,14 +35,24 @@ def inside(root: Path, path: Path) -> bool:
         return False
 
 
-def read_text(root: Path, name: str) -> str | None:
+MAX_MANIFEST = 1024 * 1024    # bytes of one manifest detection reads (a lockfile may be larger: its head is enough)
+
+
+def read_text(root: Path, name: str, limit: int = MAX_MANIFEST) -> str | None:
+    """A regular file inside ``root``, at most ``limit`` bytes of it; None if absent or not readable."""
     path = root / name
-    if not inside(root, path):
+    if not inside(root, path) or not path.is_file():
         return None
     try:
-        return path.read_text(errors="replace")
+        with open(path, "rb") as f:
+            return f.read(limit).decode("utf-8", "replace")
     except (OSError, ValueError):
         return None
+
+
+def identifier_path(parts: tuple[str, ...]) -> bool:
+    """Every part is a Python identifier: the module path can go into a start command as it is."""
+    return all(p.isidentifier() for p in parts)
 
 
 def first_line(text: str | None) -> str:
@@ -132,7 +142,10 @@ def _python_candidates(root: Path) -> list[tuple[str, str]]:
         except OSError:
             continue
         parts = f.relative_to(root).with_suffix("").parts
-        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        if not identifier_path(parts):        # `x;id;y/app.py` is no importable module
+            continue
+        module = ".".join(parts)
         found += [(f"{module}:{_first(m)}", "wsgi") for m in WSGI_RE.finditer(text)]
         found += [(f"{module}:{_first(m)}", "asgi") for m in ASGI_RE.finditer(text)]
         if f.name == "wsgi.py" and "get_wsgi_application" in text and (root / "manage.py").is_file():
@@ -170,7 +183,7 @@ def _python(root, env, log, build, start):
 # ---------------------------------------------------------------- ruby
 def _ruby(root, env, log, build, start):
     raw = env.get("RUBY_VERSION", "").strip() or first_line(read_text(root, ".ruby-version")).removeprefix("ruby-")
-    m = re.search(r"^\s*ruby\s+['\"]([\d.]+)['\"]", read_text(root, "Gemfile") or "", re.M)
+    m = re.search(r"^[ \t]*ruby[ \t]+['\"]([\d.]+)['\"]", read_text(root, "Gemfile") or "", re.M)
     version, source = (raw, "RUBY_VERSION or .ruby-version") if raw else (m.group(1), "Gemfile") if m else (DEFAULT_RUBY, "default")
     version = ".".join(version.split(".")[:2])
     log.append(f"Ruby {version} (from {source})")
@@ -202,7 +215,8 @@ def _go(root, env, log, build, start):
     raw = env.get("GO_VERSION", "").strip()
     version, source = (raw, "GO_VERSION") if raw else (m.group(1), "go.mod") if m else (DEFAULT_GO, "default")
     log.append(f"Go {version} (from {source})")
-    mains = [d for d in sorted((root / "cmd").glob("*")) if d.is_dir() and list(d.glob("*.go"))]
+    mains = [d for d in sorted((root / "cmd").glob("*")) if d.is_dir() and list(d.glob("*.go"))
+             and re.fullmatch(r"[A-Za-z0-9._-]+", d.name)]     # the name goes into a RUN line
     if list(root.glob("*.go")) and "package main" in " ".join((read_text(root, p.name) or "")[:2000]
                                                             for p in root.glob("*.go")):
         pkg, why = ".", "package main at the root"

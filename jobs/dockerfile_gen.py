@@ -35,12 +35,12 @@ DOCKERIGNORE = """# Proposed by RenderLite (the repository has no .dockerignore)
 """
 
 
-VERSION_RE = re.compile(r"^[0-9][0-9A-Za-z.+_-]{0,31}$")
+VERSION_RE = re.compile(r"[0-9][0-9A-Za-z.+_-]{0,31}")
 
 
 def base_image(kind: str, version: str | None, overrides: dict[str, str]) -> tuple[str, str]:
     """(image, where it comes from) for one stage."""
-    if version is not None and not VERSION_RE.match(version):
+    if version is not None and not VERSION_RE.fullmatch(version):
         raise BuildError(f"{kind} version {version!r} is not a version number; fix the file or variable it came from "
                          "(the build log says which)")
     if kind in overrides:
@@ -54,9 +54,10 @@ def _env(values: dict[str, str]) -> list[str]:
 
 def _one_line(text: str, what: str) -> str:
     """A value going into one Dockerfile line: a line break would start a new instruction."""
-    if "\n" in text or "\r" in text:
-        raise BuildError(f"the {what} {text.splitlines()[0][:60]!r}... spans several lines, which would break the "
-                         "generated Dockerfile; put it on one line (join commands with &&)")
+    if "\n" in text or "\r" in text or text.rstrip().endswith("\\"):
+        raise BuildError(f"the {what} {(text.splitlines() or [''])[0][:60]!r}... spans several lines (a line break, "
+                         "or a trailing backslash), which would break the generated Dockerfile; put it on one line "
+                         "(join commands with &&)")
     return text
 
 
@@ -98,6 +99,10 @@ def generate(plan: RuntimePlan, overrides: dict[str, str]) -> tuple[str, list[st
     def base(kind, version):
         image, source = base_image(kind, version, overrides)
         notes.append(f"base image for {kind}: {image} ({source})")
+        if version and kind in overrides and "{version}" not in overrides[kind]:
+            notes.append(f"WARNING: {source} names one image for every version, so the {kind} version detected "
+                         f"({version}, from {plan.version_source}) is not what the app gets; put {{version}} in "
+                         f"{source} (e.g. myregistry/{kind}:{{version}}) to follow it")
         return image
 
     build_env = {k: v for k, v in plan.env.items() if k not in RUNTIME_ONLY_ENV}

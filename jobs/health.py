@@ -28,19 +28,44 @@ class HealthSpec:
                    retries=int(getattr(svc, "health_retries", None) or 3))
 
 
+def spec_json(spec: HealthSpec) -> str:
+    import json
+    from dataclasses import asdict
+
+    return json.dumps(asdict(spec), sort_keys=True)
+
+
+def spec_from_json(text: str | None) -> HealthSpec | None:
+    """The check a deployment was made with (settings changed later apply from the next deploy)."""
+    import json
+
+    try:
+        return HealthSpec(**json.loads(text)) if text else None
+    except (ValueError, TypeError):
+        return None
+
+
 def probe(ip: str, port: int, spec: HealthSpec) -> str | None:
     """One probe. Returns None when healthy, else what went wrong (for the log)."""
     try:
         with socket.create_connection((ip, port), timeout=spec.timeout) as s:
             if spec.kind == "tcp":
                 return None
+            deadline = time.monotonic() + spec.timeout   # for the whole probe: a trickling app cannot hold it
             s.settimeout(spec.timeout)
             path = spec.path or "/"
             s.sendall(f"GET {path} HTTP/1.1\r\nHost: health.renderlite\r\nUser-Agent: renderlite-health\r\n"
                       "Connection: close\r\n\r\n".encode())
             head = b""
             while b"\r\n" not in head and len(head) < 256:
-                chunk = s.recv(256)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return f"no complete answer within {spec.timeout:g} s"
+                s.settimeout(left)
+                try:
+                    chunk = s.recv(256)
+                except TimeoutError:
+                    return f"no complete answer within {spec.timeout:g} s"
                 if not chunk:
                     break
                 head += chunk

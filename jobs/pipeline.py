@@ -23,8 +23,8 @@ from core.errors import BuildError, Cancelled, DeployError, StartError
 from core.secrets import SecretKeyError
 from edge import caddy, labels as lbl
 from edge.sync import sync as sync_edge
-from jobs import build, clone, preflight, run
-from jobs.health import HealthSpec
+from jobs import base_images, build, clone, preflight, run
+from jobs.health import HealthSpec, spec_json
 from jobs.progress import DeployLog
 from models.db import session
 from models.tables import Deployment, DeploymentStatus as DS, Project, Service, ServiceStatus
@@ -149,7 +149,8 @@ def source(job: Job, env: dict) -> None:
         root_dir=svc.root_dir, dockerfile_path=svc.dockerfile_path, builder=svc.builder,
         build_command=svc.build_command, start_command=svc.start_command, base_images=s.base_images,
         env={k: env[k].reveal() for k in build.DETECT_VARS if k in env},
-        memory_mb=s.build_memory_mb, cpus=s.build_cpus), nixpacks_bin=shutil.which("nixpacks"))
+        memory_mb=s.build_memory_mb, cpus=s.build_cpus, cgroup_parent=platform.build_cgroup),
+        nixpacks_bin=shutil.which("nixpacks"))
     job.out.line("==> Build plan")
     for why in plan.decisions:
         job.out.line(f"    {why}")
@@ -157,9 +158,15 @@ def source(job: Job, env: dict) -> None:
     with session(platform.engine) as db:
         ctl.set_service_runtime(db, svc.id, plan.runtime)
     build.prepare(plan)
+    for image, _var in plan.base_vars:   # a local base image asked for the first time (a new Node major)
+        base_images.ensure_for(platform.docker, image, log=lambda m: job.out.line(f"    {m} (first use)"))
     job.checkpoint()
     with job.stage("build"):
         build.run(platform.docker, plan, job.out, lambda: ctl.cancel_requested(platform, job.dep.id))
+    foreign = build.foreign_labels(platform.docker, job.tag)
+    if foreign:
+        raise BuildError(f"the image sets routing labels RenderLite owns ({', '.join(foreign[:3])}); remove those "
+                         "LABEL lines from the Dockerfile: RenderLite routes the service itself")
     root = build.runs_as_root(platform.docker, job.tag)
     job.record(runs_as_root=root)
     if root:
@@ -182,6 +189,7 @@ def start_healthy(job: Job, env: dict) -> Started:
     port, why = run.choose_port(svc.container_port, run.image_ports(platform.docker.images.get(job.tag)))
     job.out.line(f"==> Port {port} ({why})")
     spec = HealthSpec.from_service(svc, s.health_timeout)
+    job.record(health=spec_json(spec))   # running checks use this spec until the next deploy
     for attempt in (1, 2):
         ident = lbl.Identity(s.instance, job.project.name, svc.name, job.dep.id, svc.subdomain, port)
         cplan = run.ContainerPlan(
@@ -191,6 +199,7 @@ def start_healthy(job: Job, env: dict) -> Started:
         container = run.start(platform.docker, cplan, job.out)
         try:
             run.wait_healthy(container, cplan, spec, job.out, discover=svc.container_port is None and attempt == 1)
+            check_user(job, container)
             return Started(container, port)
         except run.PortFound as found:
             run.remove(container)
@@ -201,6 +210,19 @@ def start_healthy(job: Job, env: dict) -> Started:
             run.remove(container)
             raise
     raise StartError(f"the app did not settle on a port; set the service's port")   # pragma: no cover
+
+
+def check_user(job: Job, container) -> None:
+    """Record whether the app really runs as root (uid 0 in /proc), and refuse it if the installation says so."""
+    uid = run.process_uid(container)
+    if uid is None:
+        return
+    job.record(runs_as_root=uid == 0)
+    if uid == 0:
+        job.out.line("==> The app runs as root (uid 0): add a USER line to its Dockerfile (the dashboard flags it)")
+        if job.platform.settings.require_non_root:
+            raise StartError("the app runs as root (uid 0), and this installation refuses that "
+                             "(RENDERLITE_REQUIRE_NON_ROOT); add `USER <non-root user>` to the Dockerfile")
 
 
 def fail(job: Job, e: Exception, container) -> None:

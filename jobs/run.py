@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker.errors
 
 from core.errors import StartError
+from core.text import clean
 from jobs.health import HealthSpec, wait_first_pass
 
 # What a web app may need after `cap_drop: ALL`: switch to its user, own its files, bind :80.
@@ -57,7 +59,7 @@ def start(client, plan: ContainerPlan, log):
 
 def tail(container, lines: int = 20) -> str:
     try:
-        return container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+        return clean(container.logs(tail=lines).decode("utf-8", "replace")).rstrip()
     except docker.errors.APIError:
         return ""
 
@@ -65,6 +67,8 @@ def tail(container, lines: int = 20) -> str:
 # Docker's embedded DNS server listens inside every container on a user-defined network, on
 # 127.0.0.11 and a random port: it is not the app.
 DOCKER_DNS = "127.0.0.11"
+LOOPBACK = ("127.0.0.1", "::1")
+LOOPBACK_GRACE_S = 5   # an app that listens only on loopback this long will not change its mind: fail now
 
 
 def listening(pid: int) -> list[tuple[str, int]]:
@@ -106,11 +110,14 @@ def explain_listeners(socks: list[tuple[str, int]], port: int) -> str:
     if not socks:
         return f"the app is not listening on any TCP port; make it listen on 0.0.0.0:$PORT (PORT={port})"
     ours = [a for a, p in socks if p == port]
-    if ours and all(a in ("127.0.0.1", "::1") for a in ours):
+    if ours and all(a in LOOPBACK for a in ours):
         return (f"the app listens on {ours[0]}:{port}, which only the container itself can reach; "
                 f"bind it to 0.0.0.0 (all interfaces) instead")
     if not ours:
         shown = ", ".join(f"{a}:{p}" for a, p in socks)
+        if all(a in LOOPBACK for a, _ in socks):
+            return (f"the app listens only on {shown}, which only the container itself can reach; make it listen "
+                    f"on 0.0.0.0 (all interfaces) and on $PORT (PORT={port})")
         return (f"the app listens on {shown}, not on port {port}; set the service's port to "
                 f"{socks[0][1]} or make the app use $PORT")
     return f"the app accepts connections on port {port} but does not answer HTTP"
@@ -167,12 +174,22 @@ def discovered(pid: int, port: int) -> int | None:
 def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover: bool = False) -> str:
     """Wait until the app passes its health check. Returns its IP on the apps network.
     With ``discover``, raise PortFound as soon as the app listens on one other port only."""
+    loopback_since: list[float] = []
+
     def watch():
         check_alive(container)
+        pid = container.attrs.get("State", {}).get("Pid") or 0
         if discover:
-            found = discovered(container.attrs.get("State", {}).get("Pid") or 0, plan.port)
+            found = discovered(pid, plan.port)
             if found:
                 raise PortFound(found)
+        socks = listening(pid) if pid else []
+        if socks and all(a in LOOPBACK for a, _ in socks):
+            loopback_since.append(time.monotonic())
+            if loopback_since[-1] - loopback_since[0] >= LOOPBACK_GRACE_S:
+                raise StartError(f"{explain_listeners(socks, plan.port)}. Last output:\n{tail(container) or '(no output)'}")
+        else:
+            loopback_since.clear()
     try:
         wait_first_pass(lambda: container_ip(container, plan.network), plan.port, spec, watch, log)
     except TimeoutError as e:
@@ -183,6 +200,19 @@ def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover
         raise StartError(f"the app did not pass its health check on port {plan.port} within {spec.start_period:g} s: "
                          f"{hint}. Last output:\n{tail(container) or '(no output)'}") from None
     return container_ip(container, plan.network)
+
+
+def process_uid(container) -> int | None:
+    """The real uid the container's first process runs as, read from /proc (the truth, whatever
+    USER says: a name can map to uid 0)."""
+    pid = (container.attrs.get("State") or {}).get("Pid") or 0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def remove(container) -> None:

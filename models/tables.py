@@ -91,6 +91,7 @@ class Deployment(SQLModel, table=True):
     build_plan: Optional[str] = None             # the Dockerfile RenderLite generated (zero-config builds)
     port: Optional[int] = None                   # the port the edge routes to
     runs_as_root: Optional[bool] = None
+    health: Optional[str] = None                 # the health check it was deployed with (JSON HealthSpec)
     created_at: datetime = Field(default_factory=utcnow)
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None

@@ -21,6 +21,9 @@ def name(value: str, what: str = "name") -> str:
         raise ValidationError(
             f"{what} {value!r} is not valid: use 1-40 lower-case letters, digits and '-', "
             "starting and ending with a letter or digit (e.g. 'my-app')")
+    if what == "subdomain" and re.fullmatch(r"d\d+", value):   # the edge's DNS names deployments d<id>
+        raise ValidationError(f"subdomain {value!r} is reserved (d followed by digits names a deployment inside "
+                              "the edge); pick another, e.g. 'app-" + value + "'")
     return value
 
 
@@ -42,6 +45,10 @@ def repo_url(value: str) -> str:
             "(local paths and file:// would let a deploy read the server's own files)")
     if not parts.hostname:
         raise ValidationError(f"repository URL {value!r} has no host; it should look like https://github.com/owner/repo")
+    if parts.username is not None or parts.password is not None:
+        shown = value.replace(parts.netloc, parts.hostname + (f":{parts.port}" if parts.port else ""))
+        raise ValidationError(f"repository URL for {shown!r} carries credentials (user:token@); they would be stored "
+                              "in plain text and shown in build logs. RenderLite deploys public repositories for now")
     return value
 
 
@@ -95,8 +102,9 @@ def command(value, what: str) -> str | None:
         return None
     if "\x00" in value or len(value) > 2000:
         raise ValidationError(f"{what} is too long or contains a NUL byte; keep it to one shell command line")
-    if "\n" in value or "\r" in value:
-        raise ValidationError(f"{what} has a line break; join the commands with && on one line")
+    if "\n" in value or "\r" in value or value.endswith("\\"):
+        raise ValidationError(f"{what} has a line break (or ends with a backslash); join the commands with && on "
+                              "one line")
     return value
 
 

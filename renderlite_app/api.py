@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from control import auth, deployments, envvars, lifecycle, projects, views
 from core.errors import NotFound, RenderLiteError, ValidationError
+from core.text import clean
 from jobs.progress import read_lines
 from models.db import session
 
@@ -114,7 +115,7 @@ def make_api(platform) -> Starlette:
             text = c.logs(tail=int(req.query_params.get("tail", "200"))).decode("utf-8", "replace")
         except (docker.errors.NotFound, docker.errors.NullResource):
             raise NotFound("the live container is gone; deploy again") from None
-        return {"lines": text.splitlines()}
+        return {"lines": clean(text).splitlines()}
 
     def lifecycle_action(action):
         def handler(req, db, body):

@@ -14,7 +14,7 @@ import reflex as rx
 from control import envvars, lifecycle
 from control.deployments import request_deploy
 from models.db import session
-from renderlite_app.state import ServiceState, platform
+from renderlite_app.state import ServiceState, _route_name, platform
 
 ACTIONS = {"stop": lifecycle.stop, "start": lifecycle.start, "restart": lifecycle.restart}
 SETTINGS = ("branch", "root_dir", "dockerfile_path", "port", "builder", "build_command", "start_command",
@@ -58,13 +58,17 @@ class ServiceActions(ServiceState):
                     self._fail(e)
         return err is None
 
-    @rx.event(background=True)
-    async def load_env(self):
-        async with self:
-            self.notice, self.env, self.confirm_delete = "", [], False
-            if not self._allowed() or not self._service_id:
-                return
+    @rx.event
+    def load_env(self):
+        """Runs after ServiceState.load, in order (a plain event, not a background one: as a background
+        task it could run before load had set the page's service, and show the previous page's variables)."""
+        self.notice, self.env, self.confirm_delete = "", [], False
+        if not self._allowed() or not self._service_id or self._ref != _route_name(self):
+            return
+        try:
             self._load_env()
+        except Exception as e:  # noqa: BLE001 - e.g. the service was deleted meanwhile
+            self._fail(e)
 
     @rx.event(background=True)
     async def act(self, action: str):

@@ -19,6 +19,7 @@ from control.deployments import request_deploy
 from sqlmodel import select
 
 from core.errors import NotFound, RenderLiteError
+from core.text import clean
 from jobs.progress import read_lines
 from models.db import session
 from models.tables import DeploymentStatus, Project, Service
@@ -78,7 +79,7 @@ def _runtime_tail(container_id: str) -> str:
         return "(no running container: deploy the service first)"
     try:
         c = platform().docker.containers.get(container_id)
-        return c.logs(tail=RUNTIME_TAIL).decode("utf-8", "replace") or "(the container has printed nothing yet)"
+        return clean(c.logs(tail=RUNTIME_TAIL).decode("utf-8", "replace")) or "(the container has printed nothing yet)"
     except Exception as e:  # noqa: BLE001 - Docker missing or container gone
         return f"(runtime logs unavailable: {type(e).__name__}: {e})"
 
@@ -139,8 +140,11 @@ class AuthState(rx.State):
 
     @rx.event
     def logout(self):
+        """Sign out, and leave this tab a fresh session: Reflex keys the server-side state (which may
+        hold a revealed value or logs) by a token in the tab's sessionStorage; dropping it means a
+        reload of this tab can never be sent the old state."""
         self._token, self.authed, self.error = "", False, ""
-        return rx.redirect("/login")
+        return rx.call_script("window.sessionStorage.removeItem('token'); window.location.replace('/login')")
 
 
 class ProjectsState(AuthState):

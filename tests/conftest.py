@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.settings import Settings  # noqa: E402
-from cli.base_images import OVERRIDES, override_env  # noqa: E402
+from jobs.base_images import OVERRIDES, override_env  # noqa: E402
 from tests.support.gitserver import GitServer  # noqa: E402
 
 PG_ADMIN = os.environ.get("RENDERLITE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -68,7 +68,7 @@ def docker_client():
 
 @pytest.fixture(scope="session")
 def base_images(docker_client):
-    from cli.base_images import ensure_all
+    from jobs.base_images import ensure_all
 
     return ensure_all(docker_client)
 

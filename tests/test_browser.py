@@ -142,3 +142,31 @@ def test_zero_config_build_plan_is_shown(page, api, project, platform_up, git_se
     expect(page.locator("#build-plan")).to_contain_text("USER 10001")
     expect(page.locator("#build-log")).to_contain_text("static site (index.html)")
     expect(page.locator("#service-runtime")).to_have_text("static")
+
+
+def test_after_logout_a_reload_never_brings_back_revealed_values(page, api, project, platform_up, git_server):
+    from playwright.sync_api import expect
+
+    repo = git_server.create("logoutsvc", samples.python_app("x"))
+    api.post("/api/services", {"project": project, "name": "logoutsvc", "repo_url": repo})
+    api.call("PUT", "/api/services/logoutsvc/env/DB_PASSWORD", json={"value": "hunter2-revealed-once"})
+    page.goto(platform_up.web_url + "/login")
+    page.fill("#token-input", api.token)
+    page.click("#login-button")
+    page.wait_for_url(platform_up.web_url + "/")
+    page.goto(platform_up.web_url + "/services/logoutsvc")
+    page.locator("tr", has_text="DB_PASSWORD").get_by_role("button", name="Reveal").click()
+    expect(page.locator("#env-table")).to_contain_text("hunter2-revealed-once")
+
+    page.click("#logout-button")
+    page.wait_for_url("**/login")
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    page.goto(platform_up.web_url + "/services/logoutsvc")
+    page.wait_for_url("**/login")
+    page.reload()
+    page.wait_for_url("**/login")
+    page.wait_for_timeout(1000)
+    assert frames, "the page talked to the server"
+    assert not any("hunter2" in f for f in frames), "no state of the signed-out session reaches the browser"
+    assert "hunter2" not in page.content()

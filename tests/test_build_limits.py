@@ -65,3 +65,21 @@ def test_build_steps_run_under_the_memory_and_cpu_caps(tmp_path, docker_client, 
         build.run(docker_client, plan, log)
     limits = next(ln for ln in log.lines if ln.startswith("cpu="))
     assert limits.split()[0] in ("cpu=50000", "cpu=50000 100000") and limits.split()[-1] == f"mem={256 * 1024 * 1024}"
+
+
+def test_a_fork_bomb_in_a_build_step_hits_the_builds_process_limit(tmp_path, docker_client, base_images):
+    parent = build.build_cgroup(docker_client.info().get("CgroupDriver"), 64, name="renderlite-test-builds")
+    if parent is None:
+        pytest.skip("this engine's cgroups cannot be set up from here (systemd driver or read-only cgroupfs)")
+    bust = f"ENV CACHE_BUST={time.time_ns()}\n"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {base_images['python']}\n{bust}"
+        "RUN i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); done; echo all-forked; wait\n")
+    plan = build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/forks:1", timeout=60,
+                           cgroup_parent=parent)
+    log = Log()
+    t = time.monotonic()
+    with pytest.raises(BuildError, match="non-zero code"):
+        build.run(docker_client, plan, log)
+    assert time.monotonic() - t < 30 and "all-forked" not in [ln.strip() for ln in log.lines]
+    assert any("Cannot fork" in ln for ln in log.lines)

@@ -56,3 +56,16 @@ def test_projects_services_and_state_machine(engine):
         db.expire_all()
         d = db.exec(select(Deployment)).one()
         assert (d.status, d.failure_stage, d.failure_reason) == ("FAILED", "build", "build exceeded 5 s")
+
+
+def test_an_env_value_with_a_nul_byte_is_refused_when_saved(engine, tmp_path):
+    """Docker refuses such a value at start and echoed it in plain text into the deploy log."""
+    from control import envvars
+
+    s = Settings.from_env({"RENDERLITE_DATA_DIR": str(tmp_path / "keys")})
+    with session(engine) as db:
+        projects.create_project(db, "nul")
+        svc = projects.create_service(db, projects.ServiceInput(project="nul", name="nul", repo_url="https://h/r.git"))
+        with pytest.raises(ValidationError) as e:
+            envvars.set_var(db, s, svc, "API_KEY", "TOPSECRET-123\x00x")
+        assert "NUL byte" in str(e.value) and "TOPSECRET" not in str(e.value)

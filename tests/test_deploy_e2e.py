@@ -125,6 +125,7 @@ def test_app_that_exits_or_never_listens_fails_and_old_keeps_serving(api, projec
     git_server.commit("fragile", {"Dockerfile": samples.dockerfile(extra="ENV BIND=127.0.0.1\n")})
     d = deploy(api, "fragile")
     assert d["status"] == "FAILED" and "listens on 127.0.0.1:3000" in d["failure_reason"]
+    assert d["duration_s"] < 15, "a loopback-only app fails within seconds, not at the end of the start period"
     assert "0.0.0.0" in d["failure_reason"]
     assert edge_get(platform_up, "fragile").text == "hello from ok\n"
 

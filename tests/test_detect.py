@@ -304,3 +304,80 @@ def test_nothing_from_a_repository_or_a_variable_adds_a_dockerfile_instruction(t
     with pytest.raises(BuildError) as e:
         dockerfile_gen.generate(plan, {})
     assert message in str(e.value)
+
+
+# -------------------------------------------------------------- hostile repositories (each found by a review)
+@pytest.mark.parametrize("files", [
+    {"package.json": json.dumps({"engines": {"node": "a" * 200_000}, "scripts": {"start": "x"}})},
+    {"requirements.txt": "", "Procfile": "web: a" + " " * 200_000 + "b\n"},
+    {"Gemfile": "\n" * 200_000 + "gem 'rack'\n", "config.ru": ""},
+])
+def test_detection_of_pathological_manifests_is_fast(tmp_path, files):
+    import time
+    t = time.monotonic()
+    try:
+        detect(write(tmp_path, files))
+    except BuildError:
+        pass
+    assert time.monotonic() - t < 1.0
+
+
+@pytest.mark.parametrize("files,message", [
+    ({"requirements.txt": "", "Procfile": "web:    \n"}, "cannot tell how to start"),
+    ({"go.mod": "module x\n", "cmd/x;true;#\\/main.go": "package main\n"}, "0 commands under cmd/"),
+])
+def test_odd_repository_contents_fail_clearly(tmp_path, files, message):
+    with pytest.raises(BuildError) as e:
+        detect(write(tmp_path, files))
+    assert message in str(e.value)
+
+
+def test_unimportable_module_paths_are_not_start_commands(tmp_path):
+    plan = detect(write(tmp_path, {"requirements.txt": "", "x;id;y/app.py": "app = Flask(__name__)\n",
+                                   "main.py": "app = FastAPI()\n"}))
+    assert plan.start == "uvicorn main:app --host 0.0.0.0 --port $PORT"
+
+
+def test_a_trailing_backslash_cannot_swallow_the_next_instruction(tmp_path):
+    plan = detect(write(tmp_path, {"index.html": ""}), build_command="make site \\")
+    with pytest.raises(BuildError, match="trailing backslash"):
+        dockerfile_gen.generate(plan, {})
+    with pytest.raises(BuildError, match="not a version number"):
+        dockerfile_gen.base_image("go", "1.22\n", {})
+
+
+@pytest.mark.parametrize("make", [
+    lambda r: (r / ".dockerignore").symlink_to("/dev/zero"),
+    lambda r: (r / ".dockerignore").mkdir(),
+    lambda r: (r / ".dockerignore").write_text("x" * 300_000),
+])
+def test_a_dockerignore_that_is_no_plain_file_is_refused(tmp_path, make):
+    repo = write(tmp_path, {"Dockerfile": "FROM scratch\n"})
+    make(repo)
+    with pytest.raises(BuildError, match=".dockerignore in the repository is not a regular file"):
+        build.plan(request(repo))
+
+
+def test_a_folder_where_the_generated_dockerfile_goes_is_a_clear_error(tmp_path):
+    repo = write(tmp_path, {"index.html": "", f"{build.GENERATED}/x": ""})
+    with pytest.raises(BuildError, match="folder named"):
+        build.prepare(build.plan(request(repo)))
+
+
+def test_a_base_image_that_ignores_the_detected_version_is_called_out(tmp_path):
+    plan = detect(write(tmp_path, {"package.json": PKG_START}), env={"NODE_VERSION": "22"})
+    _, notes = dockerfile_gen.generate(plan, {"node": "local/node:18"})
+    assert any(n.startswith("WARNING: RENDERLITE_BASE_IMAGE_NODE names one image for every version")
+               and "(22, from NODE_VERSION)" in n for n in notes)
+    _, notes = dockerfile_gen.generate(plan, {"node": "local/node:{version}"})
+    assert not any(n.startswith("WARNING") for n in notes) and "local/node:22" in notes[0]
+
+
+def test_local_node_images_follow_the_version_and_the_default_matches_detection():
+    from jobs import base_images
+    from jobs.detect import NODE_NEWEST
+
+    assert base_images.NODE_DEFAULT == NODE_NEWEST
+    assert base_images.OVERRIDES["node"] == "renderlite-base/node:{version}"
+    assert "node@20" in base_images.node_recipe(20)
+    assert base_images.NODE_RE.match("renderlite-base/node:20") and not base_images.NODE_RE.match("node:20")

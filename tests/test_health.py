@@ -58,3 +58,15 @@ def test_running_app_that_fails_its_checks_is_marked_unhealthy_and_restarted(api
     assert "GET /healthz answered 500" in svc["status_detail"] and "RenderLite restarted it" in svc["status_detail"]
     status_becomes(api, "flaky", "running", 30)
     assert edge_get(platform_up, "flaky").text != boot, "the container was restarted (a new boot)"
+
+
+def test_a_health_setting_change_applies_from_the_next_deploy_not_to_the_live_one(api, project, git_server,
+                                                                                  platform_up):
+    create(api, project, git_server, "settled", samples.flaky_app(), health_interval="1", health_retries="2")
+    d = wait_deploy(api, api.post("/api/services/settled/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    edge_get(platform_up, "settled", "/break")            # from now on /healthz answers 500, / still 200
+    api.call("PATCH", "/api/services/settled", json={"health_path": "/healthz"})
+    time.sleep(8)                                        # several intervals of the live deployment's check
+    svc = api.get("/api/services/settled")
+    assert svc["status"] == "running", svc["status_detail"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import BuildError, ValidationError
+from core.errors import BuildError, CloneError, ValidationError
 from core.settings import Settings, SettingsError
 from edge import caddy
 from edge.labels import Identity, container_labels
@@ -233,6 +233,9 @@ DOCKER_DNS_ROW = "   0: 0B00007F:9969 00000000:0000 0A 00000000:00000000 00:0000
     # Only Docker's embedded DNS (127.0.0.11:random) listens: the app itself listens nowhere.
     ([DOCKER_DNS_ROW], 3000, "not listening on any TCP port"),
     ([DOCKER_DNS_ROW, "   1: 0100007F:0BB8 00000000:0000 0A 0 0 0 0 0 2 1\n"], 3000, "listens on 127.0.0.1:3000"),
+    # Flask's app.run(): 127.0.0.1:5000. Not "set the port to 5000" (that still could not be reached).
+    ([DOCKER_DNS_ROW, "   1: 0100007F:1388 00000000:0000 0A 0 0 0 0 0 2 1\n"], 3000,
+     "listens only on 127.0.0.1:5000, which only the container itself can reach; make it listen on 0.0.0.0"),
     ([DOCKER_DNS_ROW, "   1: 00000000:1388 00000000:0000 0A 0 0 0 0 0 2 1\n"], 3000,
      "listens on 0.0.0.0:5000, not on port 3000; set the service's port to 5000"),
     (["   1: 00000000:0BB8 00000000:0000 0A 0 0 0 0 0 2 1\n"], 3000, "does not answer HTTP"),
@@ -275,3 +278,63 @@ def test_running_app_from_a_container_listing_row():
     assert RunningApp.from_listing(row, "other-net").ip == ""
     bad = dict(row, Labels={"renderlite.service": "web", "renderlite.deployment": "seven"})
     assert RunningApp.from_listing(bad, "renderlite-test-apps") is None, "one bad container is skipped, not fatal"
+
+
+# -------------------------------------------------------------- found by a security review
+def test_repo_url_with_credentials_is_refused_without_echoing_them():
+    with pytest.raises(ValidationError) as e:
+        v.repo_url("https://deploy:ghp_SECRET123@github.com/acme/app.git")
+    assert "carries credentials" in str(e.value) and "ghp_SECRET123" not in str(e.value)
+
+
+@pytest.mark.parametrize("sub", ["d7", "d123"])
+def test_subdomains_that_collide_with_the_edges_deployment_names_are_reserved(sub):
+    with pytest.raises(ValidationError, match="reserved"):
+        v.name(sub, "subdomain")
+    assert v.name(sub, "service name") == sub and v.name("dev", "subdomain") == "dev"
+
+
+def test_a_trickling_app_cannot_hold_a_health_probe(tmp_path):
+    import socket
+    import threading
+    import time as _t
+
+    from jobs.health import HealthSpec, probe
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def trickle():
+        conn, _ = srv.accept()
+        for _ in range(50):
+            try:
+                conn.send(b"H")
+            except OSError:
+                return
+            _t.sleep(0.2)
+    threading.Thread(target=trickle, daemon=True).start()
+    t = _t.monotonic()
+    result = probe("127.0.0.1", srv.getsockname()[1], HealthSpec(timeout=1.0))
+    assert _t.monotonic() - t < 2 and "no complete answer within 1 s" in result
+    srv.close()
+
+
+def test_clone_size_counts_many_small_files(tmp_path):
+    for i in range(3000):
+        (tmp_path / f"f{i}").touch()
+    assert clone.size_mb(tmp_path) >= 3000 * 4 / 1024
+
+
+@pytest.mark.parametrize("url,ok", [
+    ("../lib.git", True), ("./vendor/lib.git", True), ("https://h/acme/lib.git", True), ("git://h/lib.git", True),
+    ("http://127.0.0.1:8080/secret.git", False), ("https://internal.corp/lib.git", False),
+    ("file:///etc", False), ("ext::sh -c id", False), ("https://user:tok@h/lib.git", False), ("ssh://h/lib.git", False),
+])
+def test_submodules_come_only_from_the_repositorys_host(url, ok):
+    plan = clone.ClonePlan("https://h/acme/app.git", "main", Path("/tmp/x"), 60, submodules=True)
+    if ok:
+        clone.check_submodules(plan, {"lib": url})
+    else:
+        with pytest.raises(CloneError, match="not at the repository's own host"):
+            clone.check_submodules(plan, {"lib": url})

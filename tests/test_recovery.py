@@ -140,3 +140,42 @@ def test_root_image_is_refused_when_the_installation_enforces_non_root(api, proj
     d = run_in_process(platform_up, api, project, git_server, "rooty", files, require_non_root=True)
     assert d["failure_stage"] == "build" and d["runs_as_root"] is True
     assert "runs as root" in d["failure_reason"] and "USER" in d["failure_reason"]
+
+
+def test_submodules_from_the_same_host_are_fetched_and_others_refused(api, project, git_server, platform_up):
+    sub_url = git_server.create("libsub", {"greeting.txt": "from a submodule\n"})
+    sub_sha = git_server._git("rev-parse", "HEAD", cwd=git_server.work / "libsub").strip()
+
+    def superproject(name: str, url: str) -> str:
+        files = samples.python_app("super")
+        files["Dockerfile"] = samples.dockerfile(extra="RUN cp lib/greeting.txt version.txt\n")
+        files[".gitmodules"] = f'[submodule "lib"]\n\tpath = lib\n\turl = {url}\n'
+        repo = git_server.create(name, files)
+        wt = git_server.work / name
+        git_server._git("update-index", "--add", "--cacheinfo", f"160000,{sub_sha},lib", cwd=wt)
+        git_server._git("commit", "-q", "-m", "add submodule", cwd=wt)
+        git_server._git("push", "-q", "origin", "HEAD:main", cwd=wt)
+        api.post("/api/services", {"project": project, "name": name, "repo_url": repo})
+        api.call("PATCH", f"/api/services/{name}", json={"submodules": "true"})
+        return name
+
+    good = superproject("withsub", sub_url)
+    d = wait_deploy(api, api.post(f"/api/services/{good}/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    assert edge_get(platform_up, good).text == "hello from from a submodule\n"
+
+    bad = superproject("evilsub", "http://127.0.0.2:9/secret.git")
+    d = wait_deploy(api, api.post(f"/api/services/{bad}/deploy")["id"])
+    assert d["status"] == "FAILED" and d["failure_stage"] == "clone"
+    assert "not at the repository's own host (127.0.0.1)" in d["failure_reason"]
+
+
+def test_an_image_that_brings_its_own_routing_labels_is_refused(api, project, git_server, platform_up):
+    """Docker merges image labels into the container's: a Dockerfile could add a Traefik router for
+    another service's host (found by a security review)."""
+    files = samples.python_app("hijack", extra="LABEL traefik.http.routers.evil.rule=\"Host(`victim.localhost`)\" "
+                                              "traefik.http.routers.evil.priority=100000\n")
+    d = run_in_process(platform_up, api, project, git_server, "hijacker", files)
+    assert d["failure_stage"] == "build"
+    assert "routing labels RenderLite owns (traefik.http.routers.evil.priority, traefik.http.routers.evil.rule)" \
+        in d["failure_reason"]

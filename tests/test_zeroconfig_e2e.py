@@ -13,10 +13,10 @@ pytestmark = pytest.mark.e2e
 
 # sample -> (what the page says, a decision the build log must show)
 SAMPLES = {
-    "node-npm": ("hello from npm-app v1 (ms says 1m)", "detected npm (package-lock.json)"),
-    "node-yarn": ("hello from yarn-app v1 (ms says 1m)", "detected yarn (yarn.lock)"),
-    "node-pnpm": ("hello from pnpm-app v1 (ms says 1m)", "detected pnpm (pnpm-lock.yaml)"),
-    "node-bun": ("hello from bun-app v1 (ms says 1m)", "detected bun (bun.lock)"),
+    "node-npm": ("hello from npm-app v1 (ms says 1m) on node 24", "detected npm (package-lock.json)"),
+    "node-yarn": ("hello from yarn-app v1 (ms says 1m) on node 24", "detected yarn (yarn.lock)"),
+    "node-pnpm": ("hello from pnpm-app v1 (ms says 1m) on node 20", "Node 20 (from .nvmrc)"),
+    "node-bun": ("hello from bun-app v1 (ms says 1m) on node 24", "detected bun (bun.lock)"),
     "py-pip": ("hello from py-pip v1 (flask 3.0.3)", "gunicorn is not among the dependencies"),
     "py-poetry": ("hello from py-poetry v1 (flask 3.0.3)", "start: `flask --app app run --host 0.0.0.0 --port $PORT`"),
     "py-uv": ("hello from py-uv v1 (flask 3.0.3)", "detected uv (uv.lock)"),

@@ -22,7 +22,10 @@ from pathlib import Path
 
 DEBIAN = "renderlite-base/debian:bookworm"
 PYTHON = "renderlite-base/python:3.11"
-NODE = "renderlite-base/node:18"
+NODE_DEBIAN = "renderlite-base/node-debian:18"   # Debian's nodejs and npm: the base of every Node image
+NODE_DEFAULT = 24                                   # jobs/detect.py NODE_NEWEST: the version of most apps
+NODE = f"renderlite-base/node:{NODE_DEFAULT}"
+NODE_TEMPLATE = "renderlite-base/node:{version}"     # any major, built on first use (Node comes from npm)
 RUBY = "renderlite-base/ruby:3.1"
 GO = "renderlite-base/go:1.19"
 
@@ -39,7 +42,7 @@ LAYERS = {
     PYTHON: "FROM {base}\n" + APT.format(pkgs="python3 python3-pip python3-venv ca-certificates") + "\n" + TRUST +
             "RUN ln -sf /usr/bin/python3 /usr/local/bin/python && ln -sf /usr/bin/pip3 /usr/local/bin/pip\n"
             "ENV PIP_BREAK_SYSTEM_PACKAGES=1 PYTHONUNBUFFERED=1\n",
-    NODE: "FROM {base}\n" + APT.format(pkgs="nodejs npm ca-certificates") + "\n" + TRUST,
+    NODE_DEBIAN: "FROM {base}\n" + APT.format(pkgs="nodejs npm ca-certificates") + "\n" + TRUST,
     # rubygems.org may be unreachable too: rack and puma come from Debian, so a Gemfile needing only
     # them installs offline.
     RUBY: "FROM {base}\n" + APT.format(pkgs="ruby ruby-bundler ruby-rack puma ca-certificates") + "\n" + TRUST,
@@ -47,7 +50,15 @@ LAYERS = {
         "ENV GOTOOLCHAIN=local GOFLAGS=-buildvcs=false\n",
 }
 # RENDERLITE_BASE_IMAGE_<RUNTIME> values that point zero-config builds at these images.
-OVERRIDES = {"python": PYTHON, "node": NODE, "ruby": RUBY, "go": GO, "static": PYTHON, "run": DEBIAN}
+OVERRIDES = {"python": PYTHON, "node": NODE_TEMPLATE, "ruby": RUBY, "go": GO, "static": PYTHON, "run": DEBIAN}
+NODE_RE = re.compile(r"^renderlite-base/node:(\d{1,2})$")
+
+
+def node_recipe(major: int) -> str:
+    """The registry-free Node image of one major version: npm's `node` package brings the binary."""
+    npm = " npm@10" if major >= 18 else ""   # Debian's npm 9 is older than what current Node ships with
+    return (f"FROM {NODE_DEBIAN}\nRUN npm install -g --no-audit --no-fund node@{major}{npm} && node --version\n"
+            f"ENV NODE_MAJOR={major}\n")
 
 
 def host_cas() -> dict[str, bytes]:
@@ -123,20 +134,36 @@ def debian(client, log=print) -> str:
 
 def layered(client, tag: str, log=print) -> str:
     cas = host_cas()
-    sha = ca_sha(cas, LAYERS[tag])
+    recipe = LAYERS[tag] if tag in LAYERS else node_recipe(int(NODE_RE.match(tag).group(1)))
+    sha = ca_sha(cas, recipe)
     if has(client, tag, sha):
         return tag
     base = debian(client, log)
+    if tag not in LAYERS:
+        layered(client, NODE_DEBIAN, log)
     log(f"building {tag} from {base} (with {len(cas)} CA certificate(s) from {HOST_CA_DIR})")
-    client.images.build(fileobj=build_context(LAYERS[tag].format(base=base), cas), custom_context=True,
+    client.images.build(fileobj=build_context(recipe.format(base=base), cas), custom_context=True,
                         tag=tag, rm=True, pull=False, labels={CA_LABEL: sha})
     return tag
 
 
+def ensure_for(client, image: str, log=print) -> bool:
+    """Build ``image`` if it is a local base image this module knows how to make and it is missing
+    (a Node major asked for the first time). False for any other image."""
+    if image in LAYERS or NODE_RE.match(image):
+        if image not in LAYERS and not 14 <= int(NODE_RE.match(image).group(1)) <= 40:
+            return False
+        layered(client, image, log)
+        return True
+    return image == DEBIAN and bool(debian(client, log))
+
+
 def ensure_all(client, log=print) -> dict[str, str]:
-    """Every local base image, built if missing: {runtime: tag}, the same keys as OVERRIDES."""
-    built = {tag: layered(client, tag, log) for tag in LAYERS}
-    return {kind: built.get(tag) or debian(client, log) for kind, tag in OVERRIDES.items()}
+    """Every local base image, built if missing: {runtime: tag}, the same keys as OVERRIDES
+    (with Node's template: other majors are built on first use)."""
+    for tag in [*LAYERS, NODE]:
+        layered(client, tag, log)
+    return dict(OVERRIDES)
 
 
 def override_env(images: dict[str, str]) -> dict[str, str]:
