@@ -7,6 +7,7 @@ import pytest
 from tests import samples
 
 pytestmark = pytest.mark.e2e
+LOGIN = __import__("re").compile(r".*/login/?$")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -159,14 +160,39 @@ def test_after_logout_a_reload_never_brings_back_revealed_values(page, api, proj
     expect(page.locator("#env-table")).to_contain_text("hunter2-revealed-once")
 
     page.click("#logout-button")
-    page.wait_for_url("**/login")
+    page.wait_for_url(LOGIN)
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
     page.goto(platform_up.web_url + "/services/logoutsvc")
-    page.wait_for_url("**/login")
+    page.wait_for_url(LOGIN)
     page.reload()
-    page.wait_for_url("**/login")
+    page.wait_for_url(LOGIN)
     page.wait_for_timeout(1000)
     assert frames, "the page talked to the server"
     assert not any("hunter2" in f for f in frames), "no state of the signed-out session reaches the browser"
     assert "hunter2" not in page.content()
+
+
+def test_the_environment_panel_shows_the_pages_own_service(page, api, project, platform_up, git_server):
+    """Found in a new-user trial: the first service page after sign-in showed no variables, and the
+    next one showed the previous page's (the env loader raced the page loader)."""
+    from playwright.sync_api import expect
+
+    for name in ("envpage-a", "envpage-b"):
+        api.post("/api/services", {"project": project, "name": name,
+                                   "repo_url": git_server.create(name, samples.python_app("x"))})
+    api.call("PUT", "/api/services/envpage-a/env/ONLY_ON_A", json={"value": "a-value"})
+    page.goto(platform_up.web_url + "/login")
+    page.fill("#token-input", api.token)
+    page.click("#login-button")
+    page.wait_for_url(platform_up.web_url + "/")
+    page.goto(platform_up.web_url + "/services/envpage-a")
+    expect(page.locator("#env-table")).to_contain_text("ONLY_ON_A")
+    page.goto(platform_up.web_url + "/services/envpage-b")
+    expect(page.locator("#service-status")).to_be_visible()
+    page.wait_for_timeout(1500)
+    assert "ONLY_ON_A" not in page.content()
+    page.goto(platform_up.web_url + "/services/envpage-a")
+    expect(page.locator("#env-table")).to_contain_text("ONLY_ON_A")
+    page.locator("tr", has_text="ONLY_ON_A").get_by_role("button", name="Reveal").click()
+    expect(page.locator("#env-table")).to_contain_text("a-value")
