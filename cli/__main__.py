@@ -62,7 +62,10 @@ def cmd_deploy(args, s):
     if d["status"] == "SUCCESS":
         print(f"SUCCESS: {api.get(f'/api/services/{args.service}')['url']}")
         return 0
-    print(f"deployment #{d['id']} FAILED at {d['failure_stage']}: {d['failure_reason']}", file=sys.stderr)
+    if d["failure_stage"] == "cancelled":
+        print(f"deployment #{d['id']} was cancelled: {d['failure_reason']}", file=sys.stderr)
+    else:
+        print(f"deployment #{d['id']} FAILED at {d['failure_stage']}: {d['failure_reason']}", file=sys.stderr)
     return 1
 
 
@@ -114,7 +117,34 @@ def cmd_lifecycle(args, s):
         svc = api.call("PATCH", f"/api/services/{args.service}", json=changes)
     else:
         svc = api.post(f"/api/services/{args.service}/{args.cmd}")
-    print(f"{svc['name']}: {svc['status']}  {svc['url'] or ''}".rstrip())
+    if args.cmd == "set":
+        print(f"saved; they apply from the next deploy ({svc['name']} is {svc['status']} now)")
+    else:
+        print(f"{svc['name']}: {svc['status']}  {svc['url'] or ''}".rstrip())
+    return 0
+
+
+def cmd_deployments(args, s):
+    """`deployments S`: the service's deployment history, newest first."""
+    for d in Api(s).get(f"/api/services/{args.service}/deployments"):
+        what = f"rollback to #{d['rollback_of']}" if d["rollback_of"] else (d["commit_sha"] or "")[:7]
+        why = d["failure_reason"] or ""
+        print(f"#{d['id']:<5} {d['status']:8} {what:16} {(d['created_at'] or '')[:19].replace('T', ' ')}  "
+              f"{d['duration_s'] if d['duration_s'] is not None else '':>6}  {why[:100]}".rstrip())
+    return 0
+
+
+def cmd_cancel(args, s):
+    """`cancel N` (a deployment) or `cancel S` (the service's unfinished deployment)."""
+    api = Api(s)
+    target = args.target
+    if not target.isdigit():
+        running = [d for d in api.get(f"/api/services/{target}/deployments") if d["status"] in ("QUEUED", "BUILDING")]
+        if not running:
+            raise ApiError(f"service '{target}' has no queued or running deployment to cancel")
+        target = str(running[0]["id"])
+    r = api.post(f"/api/deployments/{target}/cancel")
+    print(f"deployment #{r['id']}: {r['status']}")
     return 0
 
 
@@ -194,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("service")
     lg.add_argument("--build", action="store_true")
 
-    cn = sub.add_parser("cancel", help="cancel a queued or running deployment")
-    cn.add_argument("deployment", type=int)
+    cn = sub.add_parser("cancel", help="cancel a queued or running deployment (its number, or a service name)")
+    cn.add_argument("target")
+    dl = sub.add_parser("deployments", help="a service's deployment history")
+    dl.add_argument("service")
     for action in ("stop", "start", "restart", "delete"):
         sub.add_parser(action, help=f"{action} a service").add_argument("service")
     rn = sub.add_parser("rename", help="change a service's subdomain")
@@ -244,10 +276,6 @@ def main(argv: list[str] | None = None) -> int:
             from jobs.base_images import ensure_all
             print(ensure_all(docker.from_env(timeout=600)))
             return 0
-        if args.cmd == "cancel":
-            r = Api(s).post(f"/api/deployments/{args.deployment}/cancel")
-            print(f"deployment #{r['id']}: {r['status']}")
-            return 0
         if args.cmd == "projects" and args.action == "create" and not args.name:
             ap.error("projects create needs a NAME")
         if args.cmd == "services" and args.action == "create" and not (args.project and args.name and args.repo):
@@ -255,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy, "rollback": cmd_deploy,
                    "status": cmd_status, "logs": cmd_logs, "stop": cmd_lifecycle, "start": cmd_lifecycle,
                    "restart": cmd_lifecycle, "delete": cmd_lifecycle, "rename": cmd_lifecycle,
-                   "set": cmd_lifecycle, "env": cmd_env}[args.cmd]
+                   "set": cmd_lifecycle, "env": cmd_env, "deployments": cmd_deployments,
+                   "cancel": cmd_cancel}[args.cmd]
         return handler(args, s) or 0
     except (ApiError, SettingsError, RenderLiteError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

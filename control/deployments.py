@@ -57,7 +57,7 @@ def rollback_target(db: Session, svc: Service, deployment_id: int | None) -> Dep
         target = db.exec(q.where(Deployment.id == int(deployment_id))).first()
         if target is None:
             raise NotFound(f"service '{svc.name}' has no successful deployment #{deployment_id} to roll back to; "
-                           "pick one from its deployment list")
+                           f"pick one from `./renderlite deployments {svc.name}` or the dashboard")
     else:
         older = q.where(Deployment.id < (svc.live_deployment_id or 0)).order_by(Deployment.id.desc())
         target = db.exec(older).first()

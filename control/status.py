@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import docker.errors
 
 from core.text import clean
+from jobs.run import exit_hint
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -65,8 +66,9 @@ def judge(current: str, seen: Observed, unhealthy: str | None = None) -> tuple[s
     if seen.restarting or seen.restarts:
         stopped = " RenderLite stopped restarting it; fix the app and deploy again, or press Start." if seen.gave_up else ""
         return (ServiceStatus.CRASHED.value,
-                f"the app keeps exiting (code {seen.exit_code}, restarted {seen.restarts} times).{stopped}{out}")
-    return ServiceStatus.CRASHED.value, f"the app stopped (exit code {seen.exit_code}).{out}"
+                f"the app keeps exiting (code {seen.exit_code}{exit_hint(seen.exit_code)}, restarted {seen.restarts} "
+                f"times).{stopped}{out}")
+    return ServiceStatus.CRASHED.value, f"the app stopped (exit code {seen.exit_code}){exit_hint(seen.exit_code)}.{out}"
 
 
 def reconcile(platform, unhealthy: dict[str, str] | None = None) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import deque
 import re
 import signal
 import socket
@@ -240,8 +241,12 @@ PULL_FAILURES = ("pull access denied", "manifest unknown", "not found: manifest"
                  "dial tcp", "tls handshake", "i/o timeout", "repository does not exist", "connection refused")
 
 
-def explain_failure(p: BuildPlan, step: str, msg: str) -> str:
-    """Pure: the failure message for a failed build step, with the next step for the user."""
+BOOKKEEPING_RE = re.compile(r"^( ---> |Removing intermediate container |Successfully )")
+
+
+def explain_failure(p: BuildPlan, step: str, msg: str, last: list[str] | None = None) -> str:
+    """Pure: the failure message for a failed build step, with the step's last output lines (where
+    the real cause usually is: a missing package, a compiler error) and the next step for the user."""
     low = msg.lower()
     if "(FROM " in step and any(f in low for f in PULL_FAILURES):
         image = step.split("(FROM ", 1)[1].split()[0].rstrip(")")
@@ -251,7 +256,8 @@ def explain_failure(p: BuildPlan, step: str, msg: str) -> str:
         return f"base image {image} could not be pulled ({msg}); {fix}"
     what = ("fix what that step runs (the build plan shows the generated Dockerfile), set the service's build "
             "command, or add a Dockerfile") if p.kind == "generated" else "fix that step in the Dockerfile"
-    return f"build failed at {step}: {msg}; {what} and deploy again"
+    said = " | ".join(ln.strip()[:200] for ln in (last or []) if ln.strip())
+    return f"build failed at {step}: {msg}" + (f" (last output: {said})" if said else "") + f"; {what} and deploy again"
 
 
 def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
@@ -273,6 +279,7 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                                container_limits={"memory": p.memory_mb * 1024 * 1024,
                                                  "memswap": p.memory_mb * 1024 * 1024})
             image_id = None
+            output: deque[str] = deque(maxlen=3)   # the failing step's last words go into the failure reason
             for chunk in stream:
                 if "stream" in chunk:
                     for line in chunk["stream"].rstrip("\n").split("\n"):
@@ -280,11 +287,14 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                             continue
                         if STEP_RE.match(line):
                             step = line.split(" : ", 1)[0].replace("Step ", "step ") + f" ({line.split(' : ', 1)[1].strip()})"
+                            output.clear()
+                        elif not BOOKKEEPING_RE.match(line):
+                            output.append(line)
                         log.line(line)
                 elif "error" in chunk:
                     msg = chunk.get("error", "").strip()
                     log.line(f"ERROR: {msg}")
-                    raise BuildError(explain_failure(p, step, msg))
+                    raise BuildError(explain_failure(p, step, msg, list(output)))
                 elif "aux" in chunk and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
     except docker.errors.APIError as e:

@@ -136,7 +136,10 @@ def run(plan: ClonePlan, log) -> str:
     if proc.returncode != 0:
         for line in text.strip().splitlines()[-5:]:
             log.line(f"    {line}")
-        raise CloneError(explain(plan, text))
+        message = explain(plan, text)
+        if message.startswith("branch "):
+            message += remote_branches(plan)
+        raise CloneError(message)
     if plan.submodules:
         fetch_submodules(plan, log, deadline)
     if plan.max_mb and (mb := size_mb(plan.dest)) > plan.max_mb:
@@ -163,3 +166,21 @@ def fetch_submodules(plan: ClonePlan, log, deadline: float) -> None:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise CloneError(f"fetching the submodules failed: {tail}; check their URLs, or turn the service's "
                          "submodules setting off")
+
+
+def remote_branches(plan: ClonePlan) -> str:
+    """'; its branches are: main (default), dev' for a missing-branch message, or '' if unknown."""
+    try:
+        out = subprocess.run(["git", "ls-remote", "--symref", "--", plan.url, "HEAD"], capture_output=True,
+                             text=True, timeout=15, env=git_env(), stdin=subprocess.DEVNULL).stdout
+        out += subprocess.run(["git", "ls-remote", "--heads", "--", plan.url], capture_output=True, text=True,
+                              timeout=15, env=git_env(), stdin=subprocess.DEVNULL).stdout
+    except (subprocess.TimeoutExpired, OSError):
+        return ""
+    default = next((ln.split()[1].removeprefix("refs/heads/") for ln in out.splitlines() if ln.startswith("ref: ")), None)
+    names = sorted({ln.split()[1].removeprefix("refs/heads/") for ln in out.splitlines()
+                    if ln.split() and not ln.startswith("ref: ") and "refs/heads/" in ln})
+    if not names:
+        return ""
+    shown = [f"{n} (default)" if n == default else n for n in names[:10]]
+    return f"; its branches are: {', '.join(shown)}" + (" ..." if len(names) > 10 else "")

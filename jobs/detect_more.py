@@ -148,6 +148,8 @@ def _python_candidates(root: Path) -> list[tuple[str, str]]:
         module = ".".join(parts)
         found += [(f"{module}:{_first(m)}", "wsgi") for m in WSGI_RE.finditer(text)]
         found += [(f"{module}:{_first(m)}", "asgi") for m in ASGI_RE.finditer(text)]
+        if re.search(r"^def create_app\(", text, re.M) and "flask" in text.lower():   # the app-factory pattern
+            found.append((f"{module}:create_app()", "wsgi"))
         if f.name == "wsgi.py" and "get_wsgi_application" in text and (root / "manage.py").is_file():
             found.append((f"{module}:application", "wsgi"))
     return found
@@ -174,8 +176,9 @@ def _python(root, env, log, build, start):
         where = "install" if plan.get("manifests") else "after_copy"   # with the dependencies' layer if there is one
         plan[where] = plan.get(where, []) + [f"pip install --no-cache-dir {server}"]
         log.append(f"{server} is not among the dependencies: installing it to serve {target}")
-    cmd = (f"gunicorn {target} --bind 0.0.0.0:$PORT" if kind == "wsgi"
-           else f"uvicorn {target} --host 0.0.0.0 --port $PORT")
+    quoted = shlex.quote(target)   # 'app:create_app()'
+    cmd = (f"gunicorn {quoted} --bind 0.0.0.0:$PORT" if kind == "wsgi"
+           else f"uvicorn {quoted} --host 0.0.0.0 --port $PORT")
     log.append(f"start: `{cmd}` (the one {kind.upper()} app found: {target})")
     return dict(plan, start=cmd)
 

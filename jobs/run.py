@@ -128,12 +128,22 @@ def container_ip(container, network: str) -> str | None:
     return (nets.get(network) or {}).get("IPAddress") or None
 
 
+def exit_hint(code) -> str:
+    """What an exit code usually means, for a status or failure message."""
+    if code == 137:
+        return " (killed: exit 137 usually means it ran out of memory; raise the service's memory limit if so)"
+    if code == 139:
+        return " (segmentation fault)"
+    return ""
+
+
 def check_alive(container) -> None:
     """Raise StartError if the container exited or is being restarted by Docker."""
     container.reload()
     state = container.attrs.get("State", {})
     if state.get("Status") in ("exited", "dead") or state.get("Restarting") or state.get("RestartCount", 0) > 0:
-        raise StartError(f"the app exited with code {state.get('ExitCode')} right after starting; check its start "
+        raise StartError(f"the app exited with code {state.get('ExitCode')}{exit_hint(state.get('ExitCode'))} right "
+                         "after starting; check its start "
                          f"command. Last output:\n{tail(container) or '(no output)'}")
 
 

@@ -55,7 +55,7 @@ class Service(SQLModel, table=True):
     branch: str = "main"
     root_dir: str = ""
     dockerfile_path: str = "Dockerfile"
-    runtime: str = "dockerfile"
+    runtime: str = ""                      # what the latest build was made as (dockerfile, node, python, ...)
     subdomain: str = Field(unique=True, index=True)
     container_port: Optional[int] = None   # None: use the image's EXPOSE, else the one port the app listens on
     status: str = ServiceStatus.CREATED.value

@@ -38,6 +38,8 @@ def repo_url(value: str) -> str:
     if any(ord(c) < 0x21 for c in value):
         raise ValidationError("repository URL contains spaces or control characters; paste the URL alone")
     parts = urlsplit(value)
+    if not parts.scheme and re.match(r"^[a-z0-9-]+(\.[a-z0-9-]+)+/", value, re.I):
+        raise ValidationError(f"repository URL {value!r} has no scheme; did you mean https://{value} ?")
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         shown = parts.scheme + "://" if parts.scheme else "a local path"
         raise ValidationError(

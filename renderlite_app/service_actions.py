@@ -11,7 +11,7 @@ import asyncio
 
 import reflex as rx
 
-from control import envvars, lifecycle
+from control import deployments, envvars, lifecycle
 from control.deployments import request_deploy
 from models.db import session
 from renderlite_app.state import ServiceState, _route_name, platform
@@ -98,6 +98,19 @@ class ServiceActions(ServiceState):
             async with self:
                 self._select(result["dep"].id)
                 self._refresh()
+            return ServiceState.follow
+
+    @rx.event(background=True)
+    async def cancel(self):
+        """Cancel the selected deployment (queued: at once; building: the worker stops it within seconds)."""
+        async with self:
+            dep_id = self.selected_id
+        ok = await self._run("cancel", lambda p, d: deployments.cancel(p, d), dep_id)
+        if ok is None:
+            return rx.redirect("/login")
+        if ok:
+            async with self:
+                self.notice = f"deployment #{dep_id}: cancelling"
             return ServiceState.follow
 
     @rx.event(background=True)

@@ -62,7 +62,8 @@ def _short(sha: str | None) -> str:
 
 def _deployment_row(d, live_id: int | None) -> dict[str, str]:
     v = views.deployment(d)
-    failure = ": ".join(x for x in (v["failure_stage"], v["failure_reason"]) if x)
+    stage = "" if v["failure_stage"] == "cancelled" else v["failure_stage"]
+    failure = ": ".join(x for x in (stage, v["failure_reason"]) if x)
     live = d.id == live_id
     return {"id": str(v["id"]), "status": v["status"], "commit": _short(v["commit_sha"]),
             "duration": f"{v['duration_s']} s" if v["duration_s"] is not None else "",
@@ -225,6 +226,7 @@ class ProjectState(AuthState):
 
 class ServiceState(AuthState):
     service: dict[str, str] = {}
+    found: bool = False                  # the page's service exists (else the page shows only the error)
     project_name: str = ""
     deployments: list[dict[str, str]] = []
     selected_id: int = 0
@@ -247,7 +249,7 @@ class ServiceState(AuthState):
         settings = platform().settings
         with _db() as db:
             svc = _by_name(db, Service, self._ref, "service")
-            self._service_id = svc.id
+            self._service_id, self.found = svc.id, True
             info = {k: str(v if v is not None else "") for k, v in views.service(svc, settings).items()}
             info["detail"] = str(getattr(svc, "status_detail", None) or "")
             deps = ctl.list_deployments(db, svc.id)
@@ -298,7 +300,7 @@ class ServiceState(AuthState):
         if not self._allowed():
             return self._deny()
         self._ref = _route_name(self)
-        self.error, self.service, self.deployments, self.runtime_log = "", {}, [], ""
+        self.error, self.service, self.deployments, self.runtime_log, self.found = "", {}, [], "", False
         self.project_name = self.latest_status = ""
         self._select(0)
         self._service_id = 0

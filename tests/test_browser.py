@@ -196,3 +196,33 @@ def test_the_environment_panel_shows_the_pages_own_service(page, api, project, p
     expect(page.locator("#env-table")).to_contain_text("ONLY_ON_A")
     page.locator("tr", has_text="ONLY_ON_A").get_by_role("button", name="Reveal").click()
     expect(page.locator("#env-table")).to_contain_text("a-value")
+
+
+def test_cancel_a_build_from_the_dashboard(page, api, project, platform_up, git_server):
+    from playwright.sync_api import expect
+
+    repo = git_server.create("clickcancel", samples.python_app("x", extra="RUN sleep 120\n"))
+    api.post("/api/services", {"project": project, "name": "clickcancel", "repo_url": repo})
+    page.goto(platform_up.web_url + "/login")
+    page.fill("#token-input", api.token)
+    page.click("#login-button")
+    page.wait_for_url(platform_up.web_url + "/")
+    page.goto(platform_up.web_url + "/services/clickcancel")
+    page.click("#deploy-button")
+    expect(page.locator("#build-log")).to_contain_text("RUN sleep 120", timeout=60000)
+    page.click("#cancel-button")
+    expect(page.locator("#deployment-status")).to_have_text("FAILED", timeout=60000)
+    expect(page.locator("#deployments-table")).to_contain_text("cancelled by a user")
+    expect(page.locator("#cancel-button")).to_have_count(0)
+
+
+def test_an_unknown_service_page_shows_only_the_error(page, api, platform_up):
+    from playwright.sync_api import expect
+
+    page.goto(platform_up.web_url + "/login")
+    page.fill("#token-input", api.token)
+    page.click("#login-button")
+    page.wait_for_url(platform_up.web_url + "/")
+    page.goto(platform_up.web_url + "/services/no-such-service")
+    expect(page.locator("#error-message")).to_contain_text("service 'no-such-service' not found")
+    expect(page.locator("#deploy-button")).to_have_count(0)

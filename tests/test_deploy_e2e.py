@@ -88,10 +88,11 @@ def test_broken_builds_keep_the_old_version_serving(api, project, git_server, pl
     good = deploy(api, "steady")
     assert good["status"] == "SUCCESS", good["failure_reason"]
 
-    git_server.commit("steady", {"Dockerfile": samples.dockerfile(extra="RUN exit 3\n")})
+    git_server.commit("steady", {"Dockerfile": samples.dockerfile(extra="RUN echo compiler-says-no && exit 3\n")})
     bad = deploy(api, "steady")
     assert bad["status"] == "FAILED" and bad["failure_stage"] == "build"
-    assert "RUN exit 3" in bad["failure_reason"] and "non-zero code: 3" in bad["failure_reason"]
+    assert "RUN echo compiler-says-no && exit 3" in bad["failure_reason"] and "non-zero code: 3" in bad["failure_reason"]
+    assert "(last output: compiler-says-no)" in bad["failure_reason"], "the cause, not only the step, is in the reason"
     assert edge_get(platform_up, "steady").text == "hello from good\n"
 
     git_server.commit("steady", {"Dockerfile": "FROM renderlite-base/python:3.11\nBOGUS instruction\n"})
@@ -135,6 +136,7 @@ def test_unknown_branch_and_unreachable_repo_fail_at_clone(api, project, git_ser
     d = deploy(api, "branchy")
     assert d["status"] == "FAILED" and d["failure_stage"] == "clone"
     assert "branch 'does-not-exist' not found" in d["failure_reason"]
+    assert "its branches are: main (default)" in d["failure_reason"]
 
     api.post("/api/services", {"project": project, "name": "nowhere", "repo_url": "git://127.0.0.1:9/none.git"})
     d = deploy(api, "nowhere")
@@ -206,3 +208,23 @@ def test_rollback_errors_are_clear(api, project, git_server):
     r = httpx.post(f"{api.base}/api/services/norollback/rollback", headers={"Authorization": f"Bearer {api.token}"},
                    json={"deployment_id": d["id"]}, timeout=10)
     assert r.status_code == 422 and "already live" in r.json()["error"]
+
+
+def test_cancel_a_running_build_from_the_cli_and_list_the_history(test_env, api, project, git_server, platform_up):
+    url = git_server.create("cancelme", samples.python_app("kept"))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cli", *a], cwd=ROOT, env=test_env,
+                                    capture_output=True, text=True, timeout=300)
+    api.post("/api/services", {"project": project, "name": "cancelme", "repo_url": url})
+    assert deploy(api, "cancelme")["status"] == "SUCCESS"
+    git_server.commit("cancelme", {"Dockerfile": samples.dockerfile(extra="RUN sleep 120\n")})
+    dep = api.post("/api/services/cancelme/deploy")["id"]
+    assert wait_until(lambda: api.get(f"/api/deployments/{dep}")["status"] == "BUILDING", 30)
+    r = run("cancel", "cancelme")
+    assert r.returncode == 0 and f"deployment #{dep}: CANCELLING" in r.stdout, r.stderr
+    d = wait_deploy(api, dep, timeout=60)
+    assert d["status"] == "FAILED" and d["failure_stage"] == "cancelled"
+    assert edge_get(platform_up, "cancelme").text == "hello from kept\n"
+    r = run("deployments", "cancelme")
+    assert f"#{dep}" in r.stdout and "cancelled by a user" in r.stdout
+    r = run("cancel", "cancelme")
+    assert r.returncode == 1 and "no queued or running deployment" in r.stderr

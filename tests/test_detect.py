@@ -381,3 +381,17 @@ def test_local_node_images_follow_the_version_and_the_default_matches_detection(
     assert base_images.OVERRIDES["node"] == "renderlite-base/node:{version}"
     assert "node@20" in base_images.node_recipe(20)
     assert base_images.NODE_RE.match("renderlite-base/node:20") and not base_images.NODE_RE.match("node:20")
+
+
+def test_a_failed_step_says_what_it_printed_last():
+    p = build.BuildPlan(context=Path("/x"), dockerfile="Dockerfile", tag="t:1", timeout=1, kind="generated")
+    msg = build.explain_failure(p, "step 10/14 (RUN pip install -r requirements.txt)",
+                                "The command '/bin/sh -c pip install -r requirements.txt' returned a non-zero code: 1",
+                                ["Collecting nope-xyz==1.0", "ERROR: No matching distribution found for nope-xyz==1.0"])
+    assert "last output: Collecting nope-xyz==1.0 | ERROR: No matching distribution found for nope-xyz==1.0" in msg
+
+
+def test_a_flask_app_factory_is_started_through_gunicorn(tmp_path):
+    plan = detect(write(tmp_path, {"requirements.txt": "flask\n", "web/__init__.py":
+                                   "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n"}))
+    assert plan.start == "gunicorn 'web:create_app()' --bind 0.0.0.0:$PORT"

@@ -338,3 +338,8 @@ def test_submodules_come_only_from_the_repositorys_host(url, ok):
     else:
         with pytest.raises(CloneError, match="not at the repository's own host"):
             clone.check_submodules(plan, {"lib": url})
+
+
+def test_a_url_without_scheme_gets_a_suggestion():
+    with pytest.raises(ValidationError, match=r"did you mean https://github.com/me/app \?"):
+        v.repo_url("github.com/me/app")

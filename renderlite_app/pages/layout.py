@@ -26,13 +26,13 @@ def error_callout() -> rx.Component:
 
 
 def log_box(text, box_id: str, empty: str) -> rx.Component:
-    return rx.el.pre(
-        rx.cond(text != "", text, empty),
-        id=box_id,
+    # column-reverse keeps the box scrolled to its end while lines arrive (unless the reader scrolls up)
+    return rx.el.div(
+        rx.el.pre(rx.cond(text != "", text, empty), id=box_id,
+                  style={"white_space": "pre-wrap", "word_break": "break-all", "margin": "0"}),
         style={"background": "var(--gray-2)", "border": "1px solid var(--gray-5)", "border_radius": "6px",
                "padding": "0.75em", "font_size": "12px", "line_height": "1.45", "max_height": "420px",
-               "overflow": "auto", "white_space": "pre-wrap", "word_break": "break-all", "width": "100%",
-               "margin": "0"},
+               "overflow": "auto", "width": "100%", "display": "flex", "flex_direction": "column-reverse"},
     )
 
 

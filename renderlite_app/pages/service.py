@@ -71,7 +71,7 @@ def _deployments() -> rx.Component:
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
                                            ("Deployment", "Status", "Commit", "Created (UTC)", "Duration",
-                                            "Failure")])),
+                                            "Notes")])),
             rx.table.body(rx.foreach(ServiceState.deployments, _dep_row)),
             width="100%", id="deployments-table", size="1",
         ),
@@ -81,6 +81,15 @@ def _deployments() -> rx.Component:
 
 def service() -> rx.Component:
     return shell(
+        rx.cond(ServiceState.found, _page(), rx.text("Check the address, or pick the service from its project.",
+                                                    color_scheme="gray")),
+        crumbs=[rx.text("/"), rx.link("Projects", href="/"), rx.text("/"),
+                rx.link(ServiceState.project_name, href="/projects/" + ServiceState.project_name)],
+    )
+
+
+def _page() -> rx.Component:
+    return rx.fragment(
         rx.hstack(
             rx.heading(rx.text.span("Service "), rx.code(S["name"]), size="5"),
             rx.spacer(),
@@ -98,6 +107,9 @@ def service() -> rx.Component:
                        rx.cond(ServiceState.selected_id > 0, "#" + ServiceState.selected_id.to_string(), ""),
                        size="4"),
             status_badge(ServiceState.selected_status),
+            rx.cond((ServiceState.selected_status == "QUEUED") | (ServiceState.selected_status == "BUILDING"),
+                    rx.button("Cancel", size="1", variant="soft", color_scheme="red", id="cancel-button",
+                              on_click=ServiceActions.cancel, disabled=ServiceActions.busy != "")),
             rx.cond(ServiceState.following, rx.hstack(rx.spinner(size="1"), rx.text("live", size="1"),
                                                       align="center", spacing="1")),
             align="center", spacing="3",
@@ -117,6 +129,4 @@ def service() -> rx.Component:
         log_box(ServiceState.runtime_log, "runtime-log", "(no live container)"),
         env_panel(),
         settings_panel(),
-        crumbs=[rx.text("/"), rx.link("Projects", href="/"), rx.text("/"),
-                rx.link(ServiceState.project_name, href="/projects/" + ServiceState.project_name)],
     )
