@@ -72,6 +72,7 @@ def up(s: Settings, detach: bool = False) -> int:
 
     logs = s.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    os.chmod(s.data_dir, 0o700)   # the database, key, token and logs: for this installation's user only
     if pidfile(s).exists():
         down(s, quiet=True)
     migrate(s)

@@ -80,6 +80,7 @@ class BuildPlan:
     runtime: str = "dockerfile"             # what the service is built as (node, python, ... for zero-config)
     generated: str | None = None            # the Dockerfile RenderLite wrote (the build plan the dashboard shows)
     dockerignore: str | None = None         # the .dockerignore to write into the context (None: keep the repo's)
+    files: tuple[tuple[str, str], ...] = ()  # more files the generated Dockerfile copies (the static server)
     decisions: tuple[str, ...] = ()         # why, one build-log line each
     base_vars: tuple[tuple[str, str], ...] = ()   # (base image, the variable that overrides it)
     nixpacks: tuple[str, ...] = ()          # the nixpacks argv (kind "nixpacks")
@@ -150,7 +151,7 @@ def _generated(req: BuildRequest, common: dict) -> BuildPlan:
     bases = tuple((dockerfile_gen.base_image(k, v, req.base_images)[0], f"RENDERLITE_BASE_IMAGE_{k.upper()}")
                   for k, v in dockerfile_gen.stages(rp))
     return BuildPlan(dockerfile=GENERATED, kind="generated", runtime=rp.runtime, generated=text,
-                     dockerignore=ignore_text, decisions=("no Dockerfile: zero-config build", *rp.decisions, *notes),
+                     dockerignore=ignore_text, files=tuple(sorted(dockerfile_gen.extra_files(rp).items())), decisions=("no Dockerfile: zero-config build", *rp.decisions, *notes),
                      base_vars=bases, **common)
 
 
@@ -171,7 +172,7 @@ def prepare(p: BuildPlan) -> None:
     """The one write a plan needs: the generated Dockerfile and .dockerignore into the checkout.
     The checkout is untrusted: a file there may be a symlink to anywhere, so it is replaced,
     never written through."""
-    for name, text in ((GENERATED, p.generated), (".dockerignore", p.dockerignore)):
+    for name, text in ((GENERATED, p.generated), (".dockerignore", p.dockerignore), *p.files):
         if text is None:
             continue
         path = p.context / name

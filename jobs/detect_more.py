@@ -15,7 +15,8 @@ from core.errors import BuildError
 
 DEFAULT_PYTHON, DEFAULT_RUBY, DEFAULT_GO = "3.12", "3.3", "1.23"
 ASK_START = "add a Procfile `web:` line or set the service's start command"
-STATIC_SERVER = 'python3 -m http.server "$PORT" --bind 0.0.0.0 --directory {dir}'
+STATIC_FILE = ".renderlite-static.py"     # jobs/static_server.py, copied into the build context
+STATIC_SERVER = "python3 /srv/renderlite-static.py {dir}"
 SKIP_DIRS = {"node_modules", "venv", ".venv", "env", "tests", "test", "migrations", "site-packages", "build",
              "dist", ".git"}
 ANNOTATION = r"(?:\s*:\s*[\w.]+)?"

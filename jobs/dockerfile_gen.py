@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from core.errors import BuildError
 from jobs.detect import RuntimePlan
+from jobs.detect_more import STATIC_FILE
 
 DEFAULT_BASES = {
     "python": "python:{version}-slim", "node": "node:{version}-slim", "ruby": "ruby:{version}-slim",
@@ -83,6 +85,16 @@ def _deps(plan: RuntimePlan) -> list[str]:
     return lines + _run(plan.after_copy) + _run([plan.build])
 
 
+STATIC_COPY = f"COPY {STATIC_FILE} /srv/renderlite-static.py"
+
+
+def extra_files(plan: RuntimePlan) -> dict[str, str]:
+    """Files the generated Dockerfile copies from the build context besides the repository's own."""
+    if plan.runtime != "static":
+        return {}
+    return {STATIC_FILE: (Path(__file__).with_name("static_server.py")).read_text()}
+
+
 def stages(plan: RuntimePlan) -> list[tuple[str, str | None]]:
     """(base image kind, version) of each FROM line ``generate`` writes, in order."""
     if plan.runtime == "go":
@@ -123,7 +135,7 @@ def generate(plan: RuntimePlan, overrides: dict[str, str]) -> tuple[str, list[st
                         f'cp -a "$d/." /site/ && echo "serving $d/" && exit 0; fi; done; '
                         f'echo "the build produced no index.html in any of {", ".join(SITE_DIRS)}; set the service\'s '
                         f'start command" >&2; exit 1',
-                        f"FROM {base('static', None)}", USER_SETUP, "WORKDIR /app",
+                        f"FROM {base('static', None)}", USER_SETUP, "WORKDIR /app", STATIC_COPY,
                         f"COPY --from=build --chown={UID}:{UID} /site /app/site"]
     else:
         kind = plan.runtime
@@ -133,6 +145,8 @@ def generate(plan: RuntimePlan, overrides: dict[str, str]) -> tuple[str, list[st
         lines += _run(plan.setup)
         if kind == "python":
             lines.append(f"RUN chown -R {UID}:{UID} /opt/venv")
+        if kind == "static":
+            lines.append(STATIC_COPY)
         lines += [f"USER {UID}", *_deps(plan)]
     lines += [f"USER {UID}", *_env(run_env), _cmd(plan.start)]
     return "\n".join(lines) + "\n", notes

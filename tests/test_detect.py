@@ -69,10 +69,10 @@ LAYOUTS = {
                             "/app/bin/app", "the one command under cmd/ (api)"),
     "ruby rack with puma": ({"Gemfile": "gem 'rack'\ngem 'puma'\n", "config.ru": "run ->(e){[200,{},['']]}\n"},
                             "ruby", "bundler", "bundle exec puma -b tcp://0.0.0.0:$PORT config.ru", "config.ru"),
-    "static site": ({"index.html": "<h1>hi</h1>"}, "static", None, 'python3 -m http.server "$PORT"', "static site"),
+    "static site": ({"index.html": "<h1>hi</h1>"}, "static", None, "python3 /srv/renderlite-static.py /app", "static site"),
     "static site built by node": (
         {"package.json": json.dumps({"scripts": {"build": "node build.js"}}), "build.js": ""}, "static", "npm",
-        'python3 -m http.server "$PORT" --bind 0.0.0.0 --directory /app/site', "serving the site as static files"),
+        "python3 /srv/renderlite-static.py /app/site", "serving the site as static files"),
 }
 
 
@@ -395,3 +395,46 @@ def test_a_flask_app_factory_is_started_through_gunicorn(tmp_path):
     plan = detect(write(tmp_path, {"requirements.txt": "flask\n", "web/__init__.py":
                                    "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n"}))
     assert plan.start == "gunicorn 'web:create_app()' --bind 0.0.0.0:$PORT"
+
+
+def test_static_sites_get_the_static_server_file_in_their_context(tmp_path):
+    repo = write(tmp_path, {"index.html": "<p>hi</p>"})
+    p = build.plan(request(repo))
+    assert [name for name, _ in p.files] == [".renderlite-static.py"]
+    assert "COPY .renderlite-static.py /srv/renderlite-static.py" in p.generated
+    build.prepare(p)
+    assert "def _fallback" in (repo / ".renderlite-static.py").read_text()
+
+
+def test_the_static_server_serves_clean_urls_and_single_page_apps_and_never_dotfiles(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    site = write(tmp_path, {"index.html": "HOME", "about.html": "ABOUT", "docs/index.html": "DOCS",
+                            "assets/app.js": "JS", ".env": "SECRET=1", ".git/config": "[core]"})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(Path(build.__file__).with_name("static_server.py")), str(site)],
+                            env={"PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(50):
+            try:
+                httpx.get(base, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        get = lambda path: httpx.get(base + path, timeout=5)
+        assert get("/").text == "HOME" and get("/about").text == "ABOUT" and get("/docs/").text == "DOCS"
+        assert get("/assets/app.js").text == "JS"
+        assert get("/users/42/settings").text == "HOME", "a client-side route loads the app"
+        assert get("/missing.js").status_code == 404, "a missing asset is still a 404"
+        assert get("/.env").status_code == 404 and get("/.git/config").status_code == 404
+        assert get("/about?x=1").text == "ABOUT"
+    finally:
+        proc.terminate()

@@ -1,0 +1,57 @@
+"""The static file server of zero-config static sites: `python3 static_server.py DIR`, on $PORT.
+
+Copied into the image of a static site (it needs only Python's standard library). Better than
+`python -m http.server` where it matters for real sites:
+- clean URLs: /about serves about.html (or about/index.html);
+- single-page apps: a path without a file extension that matches nothing serves /index.html, so
+  client-side routes (/users/42) load the app instead of a 404;
+- dotfiles (.env, .git/...) are never served;
+- RenderLite's health probes are not logged (they would drown the app's output).
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import sys
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    server_version = "renderlite-static"
+    sys_version = ""
+
+    def send_head(self):
+        path, _, query = self.path.partition("?")
+        parts = [p for p in path.split("#", 1)[0].split("/") if p]
+        if any(p.startswith(".") for p in parts):
+            self.send_error(404, "Not Found")
+            return None
+        if not os.path.exists(self.translate_path(path)):
+            self.path = self._fallback(path, parts) + (f"?{query}" if query else "")
+        return super().send_head()
+
+    def _fallback(self, path: str, parts: list[str]) -> str:
+        """The clean-URL or single-page-app file for a path that matches no file, else the path itself."""
+        if parts and os.path.isfile(self.translate_path(path.rstrip("/") + ".html")):
+            return path.rstrip("/") + ".html"
+        last = parts[-1] if parts else ""
+        if "." not in last and os.path.isfile(self.translate_path("/index.html")):
+            return "/index.html"
+        return path
+
+    def log_message(self, fmt, *args):
+        if self.headers and self.headers.get("User-Agent", "").startswith("renderlite-health"):
+            return
+        super().log_message(fmt, *args)
+
+
+def main(argv: list[str]) -> None:
+    root = os.path.realpath(argv[1] if len(argv) > 1 else ".")
+    port = int(os.environ.get("PORT", "3000"))
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", port), functools.partial(Handler, directory=root))
+    print(f"serving {root} on port {port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
