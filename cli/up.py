@@ -87,7 +87,7 @@ def up(s: Settings, detach: bool = False) -> int:
                                stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for(f"http://{s.caddy_admin}/config/", 30, "Caddy", _exited(s, sup, since, ("caddy",)))
-        print("building the dashboard (the first run installs its front-end packages; a few minutes)...", flush=True)
+        print("waiting for the dashboard (the first run builds its front end: a few minutes)...", flush=True)
         wait_for(f"{s.web_url}/api/health", 900, "the dashboard", _exited(s, sup, since, ("web",)))
         if local_bases is not None:
             local_bases.join()
