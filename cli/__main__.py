@@ -81,7 +81,8 @@ def cmd_status(args, s):
         d = deps[0]
         line = f"latest deployment #{d['id']}: {d['status']}"
         if d["failure_reason"]:
-            line += f" ({d['failure_stage']}: {d['failure_reason']})"
+            stage = "" if d["failure_stage"] == "cancelled" else f"{d['failure_stage']}: "
+            line += f" ({stage}{d['failure_reason']})"
         print(line)
     return 0
 
@@ -126,6 +127,7 @@ def cmd_lifecycle(args, s):
 
 def cmd_deployments(args, s):
     """`deployments S`: the service's deployment history, newest first."""
+    print(f"{'#':6} {'STATUS':8} {'COMMIT':16} {'CREATED (UTC)':19}  {'SECS':>6}  REASON")
     for d in Api(s).get(f"/api/services/{args.service}/deployments"):
         what = f"rollback to #{d['rollback_of']}" if d["rollback_of"] else (d["commit_sha"] or "")[:7]
         why = d["failure_reason"] or ""
@@ -286,10 +288,16 @@ def main(argv: list[str] | None = None) -> int:
                    "set": cmd_lifecycle, "env": cmd_env, "deployments": cmd_deployments,
                    "cancel": cmd_cancel}[args.cmd]
         return handler(args, s) or 0
+    except BrokenPipeError:
+        raise
     except (ApiError, SettingsError, RenderLiteError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:   # `./renderlite deployments x | head`
+        sys.stderr.close()
+        sys.exit(0)

@@ -79,6 +79,7 @@ def request_deploy(platform, service_ref: str | int, rollback_to: int | None = N
         db.add(dep)
         db.commit()
         db.refresh(dep)
+    forget_progress(platform, [dep.id])
     try:
         enqueue(platform, dep.id)
     except Exception as e:  # Redis down: say so, and leave no deployment QUEUED forever
@@ -120,9 +121,23 @@ def fail(db: Session, dep_id: int, stage: str, reason: str, **values) -> bool:
 
 
 def newer_queued(db: Session, dep: Deployment) -> Deployment | None:
-    return db.exec(select(Deployment).where(Deployment.service_id == dep.service_id, Deployment.id > dep.id,
-                                            Deployment.status == DS.QUEUED.value)
+    """A newer deployment of the same service, whatever its state: the member's latest intent. An
+    older one still waiting must not run after it (and go live over it)."""
+    return db.exec(select(Deployment).where(Deployment.service_id == dep.service_id, Deployment.id > dep.id)
                    .order_by(Deployment.id.desc())).first()
+
+
+def forget_progress(platform, dep_ids) -> None:
+    """Drop the Redis state kept by deployment number (live log, cancel request). Numbers can come
+    back (SQLite reuses the highest id after a delete; a wiped database starts again at 1): a new
+    deployment must never show an old one's log or inherit its cancel request."""
+    keys = [k for i in dep_ids for k in (_cancel_key(platform, i), f"{platform.settings.redis_prefix}log:{i}",
+                                          _pending_key(platform, i))]
+    if keys:
+        try:
+            platform.redis.delete(*keys)
+        except Exception:  # noqa: BLE001 - Redis down: the claim clears them again
+            pass
 
 
 def set_service_status(db: Session, service_id: int, status: ServiceStatus, **values) -> None:

@@ -130,15 +130,24 @@ def delete(platform, ref) -> None:
     a container fails afterwards, the janitor removes it later (no record knows it any more)."""
     from jobs.pipeline import image_repo
 
+    from control import deployments as ctl
+
     with session(platform.engine) as db:
         svc = get_service(db, ref)
-    with service_lock(platform, svc.id):
+        unfinished = [d.id for d in db.exec(select(Deployment).where(
+            Deployment.service_id == svc.id, Deployment.status.in_(["QUEUED", "BUILDING"]))).all()]
+        dep_ids = [d.id for d in db.exec(select(Deployment).where(Deployment.service_id == svc.id)).all()]
+    for dep_id in unfinished:   # a build in progress is stopped first (within a few seconds), not waited for
+        with contextlib.suppress(RenderLiteError):
+            ctl.cancel(platform, dep_id)
+    with service_lock(platform, svc.id, wait=90 if unfinished else 30):
         with session(platform.engine) as db:
             for table in (EnvVar, Deployment):
                 db.exec(sql_delete(table).where(table.service_id == svc.id))
             db.exec(sql_delete(Service).where(Service.id == svc.id))
             db.commit()
         sync_edge(platform)
+        ctl.forget_progress(platform, dep_ids)
         for row in platform.docker.api.containers(all=True, filters=selector(platform.settings.instance, service=svc.name)):
             with contextlib.suppress(docker.errors.NotFound):
                 platform.docker.api.remove_container(row["Id"], force=True)

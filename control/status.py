@@ -34,6 +34,7 @@ class Observed:
     restarts: int
     logs: str
     gave_up: bool = False   # Docker's restart policy is already "no": RenderLite stopped the loop
+    oom: bool = False       # the kernel's OOM killer ended it (the memory limit)
 
 
 def observe(client, container_id: str | None) -> Observed:
@@ -50,7 +51,8 @@ def observe(client, container_id: str | None) -> Observed:
             pass
     policy = (c.attrs.get("HostConfig", {}).get("RestartPolicy") or {}).get("Name") or "no"
     return Observed(True, bool(st.get("Running")) and not st.get("Restarting"), bool(st.get("Restarting")),
-                    st.get("ExitCode"), int(c.attrs.get("RestartCount", 0) or 0), logs, gave_up=policy == "no")
+                    st.get("ExitCode"), int(c.attrs.get("RestartCount", 0) or 0), logs, gave_up=policy == "no",
+                    oom=bool(st.get("OOMKilled")))
 
 
 def judge(current: str, seen: Observed, unhealthy: str | None = None) -> tuple[str, str | None]:
@@ -66,9 +68,9 @@ def judge(current: str, seen: Observed, unhealthy: str | None = None) -> tuple[s
     if seen.restarting or seen.restarts:
         stopped = " RenderLite stopped restarting it; fix the app and deploy again, or press Start." if seen.gave_up else ""
         return (ServiceStatus.CRASHED.value,
-                f"the app keeps exiting (code {seen.exit_code}{exit_hint(seen.exit_code)}, restarted {seen.restarts} "
+                f"the app keeps exiting (code {seen.exit_code}{exit_hint(seen.exit_code, seen.oom)}, restarted {seen.restarts} "
                 f"times).{stopped}{out}")
-    return ServiceStatus.CRASHED.value, f"the app stopped (exit code {seen.exit_code}){exit_hint(seen.exit_code)}.{out}"
+    return ServiceStatus.CRASHED.value, f"the app stopped (exit code {seen.exit_code}){exit_hint(seen.exit_code, seen.oom)}.{out}"
 
 
 def reconcile(platform, unhealthy: dict[str, str] | None = None) -> list[str]:

@@ -21,6 +21,7 @@ import docker
 import docker.errors
 
 from core.errors import BuildError, Cancelled
+from core.text import clean
 
 STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 
@@ -243,6 +244,15 @@ PULL_FAILURES = ("pull access denied", "manifest unknown", "not found: manifest"
 
 
 BOOKKEEPING_RE = re.compile(r"^( ---> |Removing intermediate container |Successfully )")
+ERROR_RE = re.compile(r"error|err!|fatal|not found|no matching|cannot|failed", re.I)
+NOISE_RE = re.compile(r"complete log of this run|--verbose|^npm (error|ERR!) *$|^\s*$", re.I)
+
+
+def telling(lines: list[str]) -> list[str]:
+    """Pure: the last lines of a failed step that say why (error lines first, tool chatter dropped)."""
+    useful = [ln for ln in lines if not NOISE_RE.search(ln)]
+    errors = [ln for ln in useful if ERROR_RE.search(ln)]
+    return (errors or useful)[-3:]
 
 
 def explain_failure(p: BuildPlan, step: str, msg: str, last: list[str] | None = None) -> str:
@@ -257,7 +267,7 @@ def explain_failure(p: BuildPlan, step: str, msg: str, last: list[str] | None = 
         return f"base image {image} could not be pulled ({msg}); {fix}"
     what = ("fix what that step runs (the build plan shows the generated Dockerfile), set the service's build "
             "command, or add a Dockerfile") if p.kind == "generated" else "fix that step in the Dockerfile"
-    said = " | ".join(ln.strip()[:200] for ln in (last or []) if ln.strip())
+    said = " | ".join(ln[:300] for ln in telling(last or []))
     return f"build failed at {step}: {msg}" + (f" (last output: {said})" if said else "") + f"; {what} and deploy again"
 
 
@@ -280,7 +290,7 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                                container_limits={"memory": p.memory_mb * 1024 * 1024,
                                                  "memswap": p.memory_mb * 1024 * 1024})
             image_id = None
-            output: deque[str] = deque(maxlen=3)   # the failing step's last words go into the failure reason
+            output: deque[str] = deque(maxlen=12)  # the failing step's last words go into the failure reason
             for chunk in stream:
                 if "stream" in chunk:
                     for line in chunk["stream"].rstrip("\n").split("\n"):
@@ -289,11 +299,11 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                         if STEP_RE.match(line):
                             step = line.split(" : ", 1)[0].replace("Step ", "step ") + f" ({line.split(' : ', 1)[1].strip()})"
                             output.clear()
-                        elif not BOOKKEEPING_RE.match(line):
-                            output.append(line)
+                        elif not BOOKKEEPING_RE.match(line) and clean(line).strip():
+                            output.append(clean(line).strip())
                         log.line(line)
                 elif "error" in chunk:
-                    msg = chunk.get("error", "").strip()
+                    msg = clean(chunk.get("error", "")).strip()
                     log.line(f"ERROR: {msg}")
                     raise BuildError(explain_failure(p, step, msg, list(output)))
                 elif "aux" in chunk and "ID" in chunk["aux"]:

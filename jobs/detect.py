@@ -142,6 +142,10 @@ def _node(root, env, log, build, start):
                 env={"NODE_ENV": "production"}, **_node_install(root, pkg, pm, pm_version, lock, log))
     if start:
         return dict(plan, start=start)
+    if build and _next_export(root, scripts):
+        log.append("Next.js with output: 'export' in next.config: `next start` cannot serve an export, so the "
+                   "site is served as static files from out/")
+        return dict(plan, runtime="static", builder="node", env={}, start=STATIC_SERVER.format(dir="/app/site"))
     if scripts.get("start"):
         log.append(f"start: `{pm} start` (start script: {scripts['start']})")
         return dict(plan, start=f"{pm} start" if pm != "bun" else "bun run start")
@@ -159,6 +163,16 @@ def _node(root, env, log, build, start):
                     start=STATIC_SERVER.format(dir=site))
     raise BuildError(f"package.json has no start script and no main, and there is no Procfile web: line, "
                      f"so RenderLite does not know how to start the app; {NO_START}")
+
+
+def _next_export(root: Path, scripts: dict) -> bool:
+    """A Next.js app configured as a static export (create-next-app keeps `"start": "next start"`)."""
+    if "next" not in str(scripts.get("build", "")):
+        return False
+    for name in ("next.config.js", "next.config.mjs", "next.config.ts", "next.config.cjs"):
+        if re.search(r"""output\s*:\s*['"]export['"]""", read_text(root, name) or ""):
+            return True
+    return False
 
 
 def _node_pm(root: Path, pkg: dict, log: list[str]) -> tuple[str, str | None, str | None]:

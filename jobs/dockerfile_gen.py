@@ -111,7 +111,7 @@ def generate(plan: RuntimePlan, overrides: dict[str, str]) -> tuple[str, list[st
     def base(kind, version):
         image, source = base_image(kind, version, overrides)
         notes.append(f"base image for {kind}: {image} ({source})")
-        if version and kind in overrides and "{version}" not in overrides[kind]:
+        if version and plan.version_source != "default" and kind in overrides and "{version}" not in overrides[kind]:
             notes.append(f"WARNING: {source} names one image for every version, so the {kind} version detected "
                          f"({version}, from {plan.version_source}) is not what the app gets; put {{version}} in "
                          f"{source} (e.g. myregistry/{kind}:{{version}}) to follow it")

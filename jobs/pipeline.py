@@ -80,6 +80,8 @@ def claim(platform, deployment_id: int) -> Job | str:
         if newer:
             ctl.fail(db, dep.id, "queue", f"superseded by deployment #{newer.id} of the same service")
             return DS.FAILED.value
+        platform.redis.delete(f"{platform.settings.redis_prefix}log:{dep.id}",
+                              f"{platform.settings.redis_prefix}cancel:{dep.id}")   # a reused number's leftovers
         svc = db.get(Service, dep.service_id)
         project = db.get(Project, svc.project_id)
         if not ctl.start_building(db, dep.id):

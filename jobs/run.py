@@ -128,10 +128,12 @@ def container_ip(container, network: str) -> str | None:
     return (nets.get(network) or {}).get("IPAddress") or None
 
 
-def exit_hint(code) -> str:
-    """What an exit code usually means, for a status or failure message."""
+def exit_hint(code, oom: bool = False) -> str:
+    """What an exit code means, for a status or failure message (Docker says whether it was the OOM killer)."""
+    if oom:
+        return " (out of memory: killed at the service's memory limit; raise the limit or use less memory)"
     if code == 137:
-        return " (killed: exit 137 usually means it ran out of memory; raise the service's memory limit if so)"
+        return " (killed by a signal)"
     if code == 139:
         return " (segmentation fault)"
     return ""
@@ -142,7 +144,8 @@ def check_alive(container) -> None:
     container.reload()
     state = container.attrs.get("State", {})
     if state.get("Status") in ("exited", "dead") or state.get("Restarting") or state.get("RestartCount", 0) > 0:
-        raise StartError(f"the app exited with code {state.get('ExitCode')}{exit_hint(state.get('ExitCode'))} right "
+        raise StartError(f"the app exited with code {state.get('ExitCode')}"
+                         f"{exit_hint(state.get('ExitCode'), bool(state.get('OOMKilled')))} right "
                          "after starting; check its start "
                          f"command. Last output:\n{tail(container) or '(no output)'}")
 

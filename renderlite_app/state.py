@@ -60,7 +60,7 @@ def _short(sha: str | None) -> str:
     return (sha or "")[:7]
 
 
-def _deployment_row(d, live_id: int | None) -> dict[str, str]:
+def _deployment_row(d, live_id: int | None, kept: set[int]) -> dict[str, str]:
     v = views.deployment(d)
     stage = "" if v["failure_stage"] == "cancelled" else v["failure_stage"]
     failure = ": ".join(x for x in (stage, v["failure_reason"]) if x)
@@ -71,7 +71,8 @@ def _deployment_row(d, live_id: int | None) -> dict[str, str]:
             "live": "live" if live else "",
             "kind": f"rollback to #{v['rollback_of']}" if v["rollback_of"] else "",
             "root": "runs as root" if v["runs_as_root"] else "",
-            "can_rollback": "yes" if v["status"] == "SUCCESS" and not live else ""}
+            # only deployments whose image is still kept (the last RENDERLITE_KEEP_IMAGES successes)
+            "can_rollback": "yes" if v["status"] == "SUCCESS" and not live and d.id in kept else ""}
 
 
 def _runtime_tail(container_id: str) -> str:
@@ -253,9 +254,10 @@ class ServiceState(AuthState):
             info = {k: str(v if v is not None else "") for k, v in views.service(svc, settings).items()}
             info["detail"] = str(getattr(svc, "status_detail", None) or "")
             deps = ctl.list_deployments(db, svc.id)
+            kept = set([d.id for d in deps if d.status == DeploymentStatus.SUCCESS.value][:settings.keep_images])
             # Assign only what changed: every assignment is pushed to the browser.
             self._put(service=info, project_name=ctl.get_project(db, svc.project_id).name,
-                      deployments=[_deployment_row(d, svc.live_deployment_id) for d in deps],
+                      deployments=[_deployment_row(d, svc.live_deployment_id, kept) for d in deps],
                       latest_status=deps[0].status if deps else "")
             live = ctl.get_deployment(db, svc.live_deployment_id) if svc.live_deployment_id else None
             self._container_id = (live.container_id or "") if live else ""

@@ -69,3 +69,17 @@ def test_an_env_value_with_a_nul_byte_is_refused_when_saved(engine, tmp_path):
         with pytest.raises(ValidationError) as e:
             envvars.set_var(db, s, svc, "API_KEY", "TOPSECRET-123\x00x")
         assert "NUL byte" in str(e.value) and "TOPSECRET" not in str(e.value)
+
+
+def test_an_older_waiting_deployment_never_runs_after_a_newer_one(engine):
+    """Found in a trial: three quick deploys, the newest ran first, then the oldest went live over it."""
+    with session(engine) as db:
+        projects.create_project(db, "order")
+        svc = projects.create_service(db, projects.ServiceInput(project="order", name="order", repo_url="https://h/r.git"))
+        old, new = Deployment(service_id=svc.id), Deployment(service_id=svc.id)
+        db.add_all([old, new])
+        db.commit()
+        assert ctl.newer_queued(db, old).id == new.id
+        assert ctl.start_building(db, new.id) and ctl.succeed(db, new.id)
+        assert ctl.newer_queued(db, old).id == new.id, "a finished newer deployment supersedes it too"
+        assert ctl.newer_queued(db, new) is None

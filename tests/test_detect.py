@@ -70,6 +70,10 @@ LAYOUTS = {
     "ruby rack with puma": ({"Gemfile": "gem 'rack'\ngem 'puma'\n", "config.ru": "run ->(e){[200,{},['']]}\n"},
                             "ruby", "bundler", "bundle exec puma -b tcp://0.0.0.0:$PORT config.ru", "config.ru"),
     "static site": ({"index.html": "<h1>hi</h1>"}, "static", None, "python3 /srv/renderlite-static.py /app", "static site"),
+    "Next.js static export": (
+        {"package.json": json.dumps({"scripts": {"build": "next build", "start": "next start"}}),
+         "next.config.mjs": "const nextConfig = { output: 'export' };\nexport default nextConfig;\n"},
+        "static", "npm", "python3 /srv/renderlite-static.py /app/site", "Next.js with output: 'export'"),
     "static site built by node": (
         {"package.json": json.dumps({"scripts": {"build": "node build.js"}}), "build.js": ""}, "static", "npm",
         "python3 /srv/renderlite-static.py /app/site", "serving the site as static files"),
@@ -388,7 +392,15 @@ def test_a_failed_step_says_what_it_printed_last():
     msg = build.explain_failure(p, "step 10/14 (RUN pip install -r requirements.txt)",
                                 "The command '/bin/sh -c pip install -r requirements.txt' returned a non-zero code: 1",
                                 ["Collecting nope-xyz==1.0", "ERROR: No matching distribution found for nope-xyz==1.0"])
-    assert "last output: Collecting nope-xyz==1.0 | ERROR: No matching distribution found for nope-xyz==1.0" in msg
+    assert "(last output: ERROR: No matching distribution found for nope-xyz==1.0)" in msg
+
+
+def test_the_telling_lines_of_a_failed_npm_install_are_kept():
+    lines = ["npm error code E404", "npm error 404 Not Found - GET https://registry.npmjs.org/nope-xyz - Not found",
+             "npm error 404", "npm error 404  'nope-xyz@*' is not in this registry.",
+             "npm error A complete log of this run can be found in: /home/app/.npm/_logs/x.log"]
+    assert build.telling(lines) == lines[1:4]
+    assert build.telling(["compiling", "done badly"]) == ["compiling", "done badly"]
 
 
 def test_a_flask_app_factory_is_started_through_gunicorn(tmp_path):
@@ -436,5 +448,13 @@ def test_the_static_server_serves_clean_urls_and_single_page_apps_and_never_dotf
         assert get("/missing.js").status_code == 404, "a missing asset is still a 404"
         assert get("/.env").status_code == 404 and get("/.git/config").status_code == 404
         assert get("/about?x=1").text == "ABOUT"
+        assert "Directory listing" not in get("/assets/").text, "no directory listing"
+        (site / ".well-known").mkdir()
+        (site / ".well-known" / "security.txt").write_text("Contact: x")
+        assert get("/.well-known/security.txt").text == "Contact: x"
+        (site / "404.html").write_text("NOT HERE")
+        r = get("/nope")
+        assert (r.status_code, r.text) == (404, "NOT HERE"), "a site's own 404 page, with its status"
+        assert get("/.env").status_code == 404 and get("/about").text == "ABOUT"
     finally:
         proc.terminate()

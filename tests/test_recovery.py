@@ -179,3 +179,46 @@ def test_an_image_that_brings_its_own_routing_labels_is_refused(api, project, gi
     assert d["failure_stage"] == "build"
     assert "routing labels RenderLite owns (traefik.http.routers.evil.priority, traefik.http.routers.evil.rule)" \
         in d["failure_reason"]
+
+
+def test_a_reused_deployment_number_inherits_no_log_and_no_cancel_request(api, project, git_server, platform_up,
+                                                                          test_env):
+    """Found in a trial: SQLite reuses the highest id after a delete (and a wiped database starts again),
+    so a new deployment showed a deleted service's build log and was cancelled by its old request."""
+    import redis
+
+    from core.wiring import build
+    from jobs import pipeline
+    from models.db import session
+    from models.tables import Deployment, Service
+    from sqlmodel import select
+
+    url = git_server.create("renumbered", samples.python_app("fresh"))
+    api.post("/api/services", {"project": project, "name": "renumbered", "repo_url": url})
+    p = build(platform_up)
+    with session(p.engine) as db:
+        svc = db.exec(select(Service).where(Service.name == "renumbered")).one()
+        dep = Deployment(service_id=svc.id)
+        db.add(dep)
+        db.commit()
+        db.refresh(dep)
+    r = redis.Redis.from_url(test_env["REDIS_URL"])
+    r.rpush(f"{platform_up.redis_prefix}log:{dep.id}", "00:00:00 ==> Routed someone-else.localhost")
+    r.set(f"{platform_up.redis_prefix}cancel:{dep.id}", "1")
+    assert pipeline.deploy(p, dep.id) == "SUCCESS"
+    log = "\n".join(api.get(f"/api/deployments/{dep.id}")["log_lines"])
+    assert "someone-else" not in log and edge_get(platform_up, "renumbered").text == "hello from fresh\n"
+
+
+def test_deleting_a_service_while_it_builds_cancels_the_build(api, project, git_server, platform_up, docker_client):
+    url = git_server.create("shortlived", samples.python_app("x", extra="RUN sleep 120\n"))
+    api.post("/api/services", {"project": project, "name": "shortlived", "repo_url": url})
+    dep = api.post("/api/services/shortlived/deploy")["id"]
+    assert eventually(lambda: any("sleep 120" in ln for ln in api.get(f"/api/deployments/{dep}")["log_lines"]), 60)
+    t = time.monotonic()
+    api.call("DELETE", "/api/services/shortlived")
+    assert time.monotonic() - t < 30
+    assert api.get("/api/services").__class__ is list and not [
+        s for s in api.get("/api/services") if s["name"] == "shortlived"]
+    assert eventually(lambda: not docker_client.containers.list(
+        filters={"label": ["renderlite.instance=test", "renderlite.service=shortlived"]}), 20)

@@ -102,7 +102,8 @@ def _env_row(r) -> rx.Component:
 def env_panel() -> rx.Component:
     return rx.card(rx.vstack(
         rx.heading("Environment", size="4"),
-        rx.text("Encrypted at rest; values stay hidden until revealed. Changes apply at the next deploy.",
+        rx.text("Encrypted at rest; values stay hidden until revealed. Given to the app when it runs (not to "
+                "the build); changes apply at the next deploy.",
                 size="2", color_scheme="gray"),
         rx.cond(A.env.length() > 0,
                 rx.table.root(rx.table.body(rx.foreach(A.env, _env_row)), width="100%", id="env-table", size="1"),
