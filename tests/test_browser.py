@@ -28,6 +28,13 @@ def page(platform_up, request, tmp_path_factory):
         browser.close()
 
 
+def sign_in(page, api, platform_up) -> None:
+    page.goto(platform_up.web_url + "/login")
+    page.fill("#token-input", api.token)
+    page.click("#login-button")
+    page.wait_for_url(platform_up.web_url + "/")
+
+
 def test_create_deploy_and_open_live_url(page, api, platform_up, git_server):
     from playwright.sync_api import expect
 
@@ -82,10 +89,7 @@ def test_lifecycle_env_and_rollback_from_the_dashboard(page, api, project, platf
     second = wait_deploy(api, api.post("/api/services/clickops/deploy")["id"])
     assert (first["status"], second["status"]) == ("SUCCESS", "SUCCESS")
 
-    page.goto(platform_up.web_url + "/login")
-    page.fill("#token-input", api.token)
-    page.click("#login-button")
-    page.wait_for_url(platform_up.web_url + "/")
+    sign_in(page, api, platform_up)
     page.goto(platform_up.web_url + "/services/clickops")
     expect(page.locator("#service-status")).to_have_text("running")
 
@@ -132,10 +136,7 @@ def test_zero_config_build_plan_is_shown(page, api, project, platform_up, git_se
 
     repo = git_server.create("clickstatic", samples.repo("static"))
     api.post("/api/services", {"project": project, "name": "clickstatic", "repo_url": repo})
-    page.goto(platform_up.web_url + "/login")
-    page.fill("#token-input", api.token)
-    page.click("#login-button")
-    page.wait_for_url(platform_up.web_url + "/")
+    sign_in(page, api, platform_up)
     page.goto(platform_up.web_url + "/services/clickstatic")
     page.click("#deploy-button")
     expect(page.locator("#deployment-status")).to_have_text("SUCCESS", timeout=180000)
@@ -151,10 +152,7 @@ def test_after_logout_a_reload_never_brings_back_revealed_values(page, api, proj
     repo = git_server.create("logoutsvc", samples.python_app("x"))
     api.post("/api/services", {"project": project, "name": "logoutsvc", "repo_url": repo})
     api.call("PUT", "/api/services/logoutsvc/env/DB_PASSWORD", json={"value": "hunter2-revealed-once"})
-    page.goto(platform_up.web_url + "/login")
-    page.fill("#token-input", api.token)
-    page.click("#login-button")
-    page.wait_for_url(platform_up.web_url + "/")
+    sign_in(page, api, platform_up)
     page.goto(platform_up.web_url + "/services/logoutsvc")
     page.locator("tr", has_text="DB_PASSWORD").get_by_role("button", name="Reveal").click()
     expect(page.locator("#env-table")).to_contain_text("hunter2-revealed-once")
@@ -182,10 +180,7 @@ def test_the_environment_panel_shows_the_pages_own_service(page, api, project, p
         api.post("/api/services", {"project": project, "name": name,
                                    "repo_url": git_server.create(name, samples.python_app("x"))})
     api.call("PUT", "/api/services/envpage-a/env/ONLY_ON_A", json={"value": "a-value"})
-    page.goto(platform_up.web_url + "/login")
-    page.fill("#token-input", api.token)
-    page.click("#login-button")
-    page.wait_for_url(platform_up.web_url + "/")
+    sign_in(page, api, platform_up)
     page.goto(platform_up.web_url + "/services/envpage-a")
     expect(page.locator("#env-table")).to_contain_text("ONLY_ON_A")
     page.goto(platform_up.web_url + "/services/envpage-b")
@@ -203,10 +198,7 @@ def test_cancel_a_build_from_the_dashboard(page, api, project, platform_up, git_
 
     repo = git_server.create("clickcancel", samples.python_app("x", extra="RUN sleep 120\n"))
     api.post("/api/services", {"project": project, "name": "clickcancel", "repo_url": repo})
-    page.goto(platform_up.web_url + "/login")
-    page.fill("#token-input", api.token)
-    page.click("#login-button")
-    page.wait_for_url(platform_up.web_url + "/")
+    sign_in(page, api, platform_up)
     page.goto(platform_up.web_url + "/services/clickcancel")
     page.click("#deploy-button")
     expect(page.locator("#build-log")).to_contain_text("RUN sleep 120", timeout=60000)
@@ -219,10 +211,7 @@ def test_cancel_a_build_from_the_dashboard(page, api, project, platform_up, git_
 def test_an_unknown_service_page_shows_only_the_error(page, api, platform_up):
     from playwright.sync_api import expect
 
-    page.goto(platform_up.web_url + "/login")
-    page.fill("#token-input", api.token)
-    page.click("#login-button")
-    page.wait_for_url(platform_up.web_url + "/")
+    sign_in(page, api, platform_up)
     page.goto(platform_up.web_url + "/services/no-such-service")
     expect(page.locator("#error-message")).to_contain_text("service 'no-such-service' not found")
     expect(page.locator("#deploy-button")).to_have_count(0)
