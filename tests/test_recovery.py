@@ -222,3 +222,13 @@ def test_deleting_a_service_while_it_builds_cancels_the_build(api, project, git_
         s for s in api.get("/api/services") if s["name"] == "shortlived"]
     assert eventually(lambda: not docker_client.containers.list(
         filters={"label": ["renderlite.instance=test", "renderlite.service=shortlived"]}), 20)
+
+
+def test_a_user_name_mapped_to_uid_0_is_caught_when_the_app_runs(api, project, git_server, platform_up):
+    """USER toor looks harmless in the image's config; /proc says uid 0 (found by a security review)."""
+    files = {"Dockerfile": f"FROM {samples.PY_BASE}\nRUN useradd -o -u 0 -g 0 toor\nWORKDIR /app\nCOPY . .\n"
+                           "USER toor\nCMD [\"python\", \"app.py\"]\n",
+             "app.py": samples.HTTP_APP, "version.txt": "toor\n"}
+    d = run_in_process(platform_up, api, project, git_server, "tooruser", files, require_non_root=True)
+    assert d["failure_stage"] == "run" and d["runs_as_root"] is True
+    assert "runs as root (uid 0)" in d["failure_reason"]
