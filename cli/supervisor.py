@@ -36,6 +36,21 @@ def pidfile(s: Settings) -> Path:
     return s.data_dir / "pids.json"
 
 
+STAMP = "%Y-%m-%d %H:%M:%S "     # each line of supervisor.log starts with it
+EXITED = " exited with code "
+
+
+def exits(log_text: str) -> list[tuple[str, str]]:
+    """Pure: (process name, the line without its time) of each exit supervisor.log records."""
+    stamp = len(time.strftime(STAMP, time.gmtime(0)))
+    out = []
+    for line in log_text.splitlines():
+        name, sep, _ = line[stamp:].partition(EXITED)
+        if sep and " " not in name:
+            out.append((name, line[stamp:]))
+    return out
+
+
 def backoff(failures: int) -> float:
     """Pure: seconds to wait before the n-th consecutive restart (1, 2, 4, ... up to 30)."""
     return min(MAX_BACKOFF_S, 2 ** max(0, failures - 1))
@@ -90,7 +105,7 @@ class Supervisor:
             if not c.due:
                 c.failures = 1 if now - c.started >= STABLE_S else c.failures + 1
                 c.due = now + backoff(c.failures)
-                self._note(f"{c.name} exited with code {code}; restarting it in {backoff(c.failures):g} s")
+                self._note(f"{c.name}{EXITED}{code}; restarting it in {backoff(c.failures):g} s")
             elif now >= c.due:
                 c.due = 0.0
                 self._spawn(c)
@@ -99,7 +114,7 @@ class Supervisor:
 
     def _note(self, text: str) -> None:
         with open(self.s.data_dir / "logs" / "supervisor.log", "a") as f:
-            f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + text + "\n")
+            f.write(time.strftime(STAMP) + text + "\n")
 
     def run(self) -> None:
         while not self.stopping.wait(0.5):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from cli.supervisor import PY, pidfile, stop_groups
+from cli.supervisor import PY, exits, pidfile, stop_groups
 from core.settings import ROOT, Settings
 
 log = logging.getLogger("renderlite.up")
@@ -57,10 +57,9 @@ def _exited(s: Settings, sup: subprocess.Popen, since: int, names: tuple[str, ..
             text = (logs / "supervisor.log").read_bytes()[since:].decode(errors="replace")
         except OSError:
             return None
-        for line in text.splitlines():
-            name = line[20:].split(" ", 1)[0]
-            if name in names and " exited with code " in line:
-                return f"{line[20:]}; see {logs / (name + '.log')} for the reason"
+        for name, line in exits(text):
+            if name in names:
+                return f"{line}; see {logs / (name + '.log')} for the reason"
         return None
     return check
 

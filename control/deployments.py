@@ -2,7 +2,7 @@
 QUEUED -> BUILDING -> SUCCESS | FAILED. A finished deployment never changes state again."""
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from core.errors import RenderLiteError
 from jobs.queue import enqueue_deploy
 from models.db import session
-from models.tables import Deployment, DeploymentStatus as DS, Service, ServiceStatus, utcnow
+from models.tables import Deployment, DeploymentStatus as DS, Service, ServiceStatus, as_utc, utcnow
 from control.projects import get_service
 
 
@@ -37,15 +37,11 @@ def requeue_lost(platform, older_than_s: float = PENDING_TTL_S) -> list[int]:
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     with session(platform.engine) as db:
         ids = [d.id for d in db.exec(select(Deployment).where(Deployment.status == DS.QUEUED.value)).all()
-               if _aware(d.created_at) < cutoff]
+               if as_utc(d.created_at) < cutoff]
     lost = [i for i in ids if not platform.redis.exists(_pending_key(platform, i))]
     for dep_id in lost:
         enqueue(platform, dep_id)
     return lost
-
-
-def _aware(t):
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 def rollback_target(db: Session, svc: Service, deployment_id: int | None) -> Deployment:

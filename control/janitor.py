@@ -26,9 +26,9 @@ from sqlmodel import select
 
 from control.deployments import recover_interrupted, requeue_lost
 from edge import caddy
-from edge.labels import PREFIX, selector
+from edge.labels import PREFIX, image_repo, selector
 from models.db import session
-from models.tables import Deployment, DeploymentStatus as DS, Service
+from models.tables import Deployment, DeploymentStatus as DS, Service, as_utc
 
 log = logging.getLogger("renderlite.janitor")
 GRACE_S = 60            # beyond the drain: a replaced container still present after this is stale
@@ -99,10 +99,6 @@ def plan(f: Facts) -> Plan:
     return out
 
 
-def image_prefix(instance: str) -> str:
-    return "renderlite/" if instance == "default" else f"renderlite-{instance}/"
-
-
 def gather(platform) -> Facts:
     s = platform.settings
     # Docker first, then the database: a container listed here was created after its deployment
@@ -113,24 +109,21 @@ def gather(platform) -> Facts:
         raw = (r.get("Labels") or {}).get(f"{PREFIX}.deployment", "")
         containers.append(Seen(r["Id"], (r.get("Names") or ["?"])[0].lstrip("/"),
                                (r.get("Labels") or {}).get(f"{PREFIX}.service", ""), int(raw) if raw.isdigit() else None))
-    images = [t for img in platform.docker.api.images(filters={"reference": image_prefix(s.instance) + "*"})
-              for t in (img.get("RepoTags") or []) if t.startswith(image_prefix(s.instance))]
+    prefix = image_repo(s.instance, "")
+    images = [t for img in platform.docker.api.images(filters={"reference": prefix + "*"})
+              for t in (img.get("RepoTags") or []) if t.startswith(prefix)]
     with session(platform.engine) as db:
         services = db.exec(select(Service)).all()
         deps = db.exec(select(Deployment.id, Deployment.status, Deployment.finished_at)).all()
     finished = {i: t for i, _, t in deps}
     now = datetime.now(timezone.utc)
     # A live deployment not finished yet has just been switched to: its predecessor is draining.
-    live = {svc.name: (svc.live_deployment_id, _aware(finished.get(svc.live_deployment_id)) or now)
+    live = {svc.name: (svc.live_deployment_id, as_utc(finished.get(svc.live_deployment_id)) or now)
             for svc in services if svc.live_deployment_id}
     tmp = [p for p in Path(tempfile.gettempdir()).glob(f"rl-{s.instance}.*") if p.is_dir()]
     return Facts(containers=containers, live=live, running={i for i, st, _ in deps if st in (DS.QUEUED.value, DS.BUILDING.value)},
                  known=set(finished), services={svc.name for svc in services}, images=images, tmp_dirs=tmp,
                  now=now, drain_s=caddy.REFRESH_S + 0.5 + s.drain_seconds, instance=s.instance)
-
-
-def _aware(t: datetime | None) -> datetime | None:
-    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
 
 
 @dataclass

@@ -15,7 +15,7 @@ from control.locks import ServiceLock
 from control.projects import get_service
 from core.errors import NotFound, RenderLiteError, ValidationError
 from edge import caddy
-from edge.labels import selector
+from edge.labels import image_repo, selector
 from edge.sync import sync as sync_edge
 from jobs.health import HealthSpec
 from jobs.run import ContainerPlan, StartError, wait_healthy
@@ -128,7 +128,6 @@ def delete(platform, ref) -> None:
 
     The records go first, in one transaction: if that fails nothing else was touched; if removing
     a container fails afterwards, the janitor removes it later (no record knows it any more)."""
-    from jobs.pipeline import image_repo
 
     from control import deployments as ctl
 
@@ -151,9 +150,11 @@ def delete(platform, ref) -> None:
         for row in platform.docker.api.containers(all=True, filters=selector(platform.settings.instance, service=svc.name)):
             with contextlib.suppress(docker.errors.NotFound):
                 platform.docker.api.remove_container(row["Id"], force=True)
-        for img in platform.docker.images.list(name=image_repo(platform.settings.instance, svc.name)):
-            with contextlib.suppress(docker.errors.APIError):
-                platform.docker.images.remove(img.id, force=True)
+        repo = image_repo(platform.settings.instance, svc.name)
+        for img in platform.docker.images.list(name=repo):
+            for tag in (t for t in img.tags if t.startswith(repo + ":")):   # its own names only: an identical
+                with contextlib.suppress(docker.errors.APIError):           # build of another service shares the id
+                    platform.docker.images.remove(tag)
 
 
 def update_settings(platform, ref, changes: dict) -> Service:

@@ -38,6 +38,12 @@ def container_labels(ident: Identity, domain: str, network: str) -> dict[str, st
     }
 
 
+def image_repo(instance: str, service: str) -> str:
+    """``renderlite/<service>``; another installation on the same engine (tests, a bench) gets its own.
+    Images carry no labels (each build label costs a classic-builder step): the repository names them."""
+    return f"renderlite/{service}" if instance == "default" else f"renderlite-{instance}/{service}"
+
+
 def selector(instance: str, **extra: str) -> dict:
     """A Docker filter selecting this installation's containers (optionally one service)."""
     labels = [f"{PREFIX}.managed=true", f"{PREFIX}.instance={instance}"]

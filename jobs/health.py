@@ -2,9 +2,10 @@
 curl or wget still gets a real check. Each probe result goes into the deploy log."""
 from __future__ import annotations
 
+import json
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 START_POLL_S = 0.05
@@ -29,16 +30,11 @@ class HealthSpec:
 
 
 def spec_json(spec: HealthSpec) -> str:
-    import json
-    from dataclasses import asdict
-
     return json.dumps(asdict(spec), sort_keys=True)
 
 
 def spec_from_json(text: str | None) -> HealthSpec | None:
     """The check a deployment was made with (settings changed later apply from the next deploy)."""
-    import json
-
     try:
         return HealthSpec(**json.loads(text)) if text else None
     except (ValueError, TypeError):

@@ -19,6 +19,7 @@ import docker.errors
 from sqlmodel import select
 
 from control import deployments as ctl, envvars, janitor
+from control.locks import ServiceLock
 from core.errors import BuildError, Cancelled, DeployError, StartError
 from core.secrets import SecretKeyError
 from edge import caddy, labels as lbl
@@ -30,11 +31,6 @@ from models.db import session
 from models.tables import Deployment, DeploymentStatus as DS, Project, Service, ServiceStatus
 
 log = logging.getLogger("renderlite.worker")
-
-
-def image_repo(instance: str, service: str) -> str:
-    """``renderlite/<service>``; another installation on the same engine (tests, a bench) gets its own."""
-    return f"renderlite/{service}" if instance == "default" else f"renderlite-{instance}/{service}"
 
 
 @dataclass
@@ -53,7 +49,7 @@ class Job:
 
     @property
     def repo(self) -> str:
-        return image_repo(self.platform.settings.instance, self.svc.name)
+        return lbl.image_repo(self.platform.settings.instance, self.svc.name)
 
     def checkpoint(self) -> None:
         if ctl.cancel_requested(self.platform, self.dep.id):
@@ -80,8 +76,7 @@ def claim(platform, deployment_id: int) -> Job | str:
         if newer:
             ctl.fail(db, dep.id, "queue", f"superseded by deployment #{newer.id} of the same service")
             return DS.FAILED.value
-        platform.redis.delete(f"{platform.settings.redis_prefix}log:{dep.id}",
-                              f"{platform.settings.redis_prefix}cancel:{dep.id}")   # a reused number's leftovers
+        ctl.forget_progress(platform, [dep.id])   # a reused number's leftovers (log, cancel request)
         svc = db.get(Service, dep.service_id)
         project = db.get(Project, svc.project_id)
         if not ctl.start_building(db, dep.id):
@@ -92,8 +87,27 @@ def claim(platform, deployment_id: int) -> Job | str:
                Path(tempfile.mkdtemp(prefix=janitor.tmp_prefix(s.instance, svc.name, dep.id))))
 
 
+def deploy_locked(platform, deployment_id: int, wait: float | None = None) -> str | None:
+    """Run one deployment holding its service's lock, as every caller must: the lock is how crash
+    recovery tells a running deployment from one whose worker died. None: another deploy of the
+    service holds the lock (after ``wait`` seconds; None: do not wait)."""
+    with session(platform.engine) as db:
+        dep = db.get(Deployment, deployment_id)
+        if dep is None:
+            return "MISSING"
+        service_id = dep.service_id
+    lock = ServiceLock(platform.redis, platform.settings.redis_prefix, service_id)
+    if not lock.acquire(wait):
+        return None
+    try:
+        return deploy(platform, deployment_id)
+    finally:
+        lock.release()
+
+
 def deploy(platform, deployment_id: int) -> str:
-    """Run one deployment. Returns its final status. Never raises for user errors."""
+    """Run one deployment. Returns its final status. Never raises for user errors.
+    Call it through ``deploy_locked``."""
     job = claim(platform, deployment_id)
     if isinstance(job, str):
         return job
@@ -279,7 +293,7 @@ def prune_images(platform, svc: Service, live_tag: str) -> list[str]:
     the live one and those of deployments still running; remove every other tag of its
     repository, including tags no record knows."""
     s = platform.settings
-    repo = image_repo(s.instance, svc.name)
+    repo = lbl.image_repo(s.instance, svc.name)
     with session(platform.engine) as db:
         mine = select(Deployment.id).where(Deployment.service_id == svc.id)
         recent = db.exec(mine.where(Deployment.status == DS.SUCCESS.value)

@@ -140,8 +140,12 @@ def exit_hint(code, oom: bool = False) -> str:
 
 
 def check_alive(container) -> None:
-    """Raise StartError if the container exited or is being restarted by Docker."""
-    container.reload()
+    """Raise StartError if the container exited, is being restarted by Docker, or is gone."""
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        raise StartError("the new container was removed from outside (docker rm or another tool) before it "
+                         "passed its health check; deploy again") from None
     state = container.attrs.get("State", {})
     if state.get("Status") in ("exited", "dead") or state.get("Restarting") or state.get("RestartCount", 0) > 0:
         raise StartError(f"the app exited with code {state.get('ExitCode')}"

@@ -14,7 +14,6 @@ import dramatiq
 
 from control.deployments import enqueue, requeue_waiting
 from control.janitor import sweep
-from control.locks import ServiceLock
 from core.wiring import Platform, build
 from jobs import pipeline
 from jobs.queue import DEPLOY_ACTOR, QUEUE
@@ -26,22 +25,8 @@ POLL_MS = 50    # how often an idle worker looks at the queue: a deploy starts w
 def register(platform: Platform):
     """The deploy actor, bound to this process's platform."""
     def deploy(deployment_id: int) -> None:
-        from models.db import session
-        from models.tables import Deployment
-
-        with session(platform.engine) as db:
-            dep = db.get(Deployment, deployment_id)
-            if dep is None:
-                return
-            service_id = dep.service_id
-        lock = ServiceLock(platform.redis, platform.settings.redis_prefix, service_id)
-        if not lock.acquire():   # another deploy of this service runs: look again in a second
-            enqueue(platform, deployment_id, delay_ms=1000)
-            return
-        try:
-            pipeline.deploy(platform, deployment_id)
-        finally:
-            lock.release()
+        if pipeline.deploy_locked(platform, deployment_id) is None:   # another deploy of this service runs
+            enqueue(platform, deployment_id, delay_ms=1000)             # look again in a second
 
     return dramatiq.actor(deploy, actor_name=DEPLOY_ACTOR, queue_name=QUEUE, broker=platform.broker,
                           max_retries=0, time_limit=24 * 3600 * 1000)

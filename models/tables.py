@@ -13,6 +13,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(t: datetime | None) -> datetime | None:
+    """A timestamp read back from the database (naive on SQLite and in `timestamp` columns) as UTC."""
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
+
 class ServiceStatus(str, Enum):
     CREATED = "created"
     BUILDING = "building"

@@ -134,6 +134,17 @@ def wait_deploy(api, dep_id: int, timeout: int = 300) -> dict:
     raise AssertionError(f"deployment {dep_id} did not finish in {timeout} s")
 
 
+def eventually(check, seconds: float, step: float = 0.5):
+    """Poll ``check`` until it returns something truthy (returned) or ``seconds`` pass (its last value)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(step)
+    return check()
+
+
 def edge_get(settings: Settings, subdomain: str, path: str = "/") -> httpx.Response:
     """A request through the edge, as a browser resolving <sub>.localhost would send it."""
     return httpx.get(f"http://127.0.0.1:{settings.edge_port}{path}",

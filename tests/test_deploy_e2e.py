@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests import samples
-from tests.conftest import ROOT, edge_get, wait_deploy
+from tests.conftest import ROOT, edge_get, eventually, wait_deploy
 
 pytestmark = pytest.mark.e2e
 
@@ -22,15 +22,6 @@ def create_service(api, project, git_server, name, files, **extra) -> str:
 
 def deploy(api, name) -> dict:
     return wait_deploy(api, api.post(f"/api/services/{name}/deploy")["id"])
-
-
-def wait_until(check, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.25)
-    return check()
 
 
 class Listed:
@@ -75,7 +66,7 @@ def test_deploy_redeploy_and_old_container_gone(api, project, git_server, platfo
     assert d2["commit_sha"] != d1["commit_sha"]
     assert edge_get(platform_up, "hello").text == "hello from v2\n"
     # The old container serves in-flight requests for the drain period, then it is removed.
-    assert wait_until(lambda: [c.name for c in app_containers(docker_client, "hello")] == [f"rl-test-hello-{d2['id']}"],
+    assert eventually(lambda: [c.name for c in app_containers(docker_client, "hello")] == [f"rl-test-hello-{d2['id']}"],
                       platform_up.drain_seconds + 20), [c.name for c in app_containers(docker_client, "hello")]
     log = api.get(f"/api/deployments/{d2['id']}")["log_lines"]
     assert any("Step" in line for line in log), "build output streams into the deployment log"
@@ -218,7 +209,7 @@ def test_cancel_a_running_build_from_the_cli_and_list_the_history(test_env, api,
     assert deploy(api, "cancelme")["status"] == "SUCCESS"
     git_server.commit("cancelme", {"Dockerfile": samples.dockerfile(extra="RUN sleep 120\n")})
     dep = api.post("/api/services/cancelme/deploy")["id"]
-    assert wait_until(lambda: api.get(f"/api/deployments/{dep}")["status"] == "BUILDING", 30)
+    assert eventually(lambda: api.get(f"/api/deployments/{dep}")["status"] == "BUILDING", 30)
     r = run("cancel", "cancelme")
     assert r.returncode == 0 and f"deployment #{dep}: CANCELLING" in r.stdout, r.stderr
     d = wait_deploy(api, dep, timeout=60)

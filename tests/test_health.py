@@ -70,3 +70,16 @@ def test_a_health_setting_change_applies_from_the_next_deploy_not_to_the_live_on
     time.sleep(8)                                        # several intervals of the live deployment's check
     svc = api.get("/api/services/settled")
     assert svc["status"] == "running", svc["status_detail"]
+
+
+def test_a_container_removed_from_outside_while_starting_fails_the_start_cleanly(docker_client, base_images):
+    """Found in CI: a container that vanished during its health check crashed the worker (Docker's 404)."""
+    from core.errors import StartError
+    from jobs.run import check_alive
+
+    c = docker_client.containers.run(samples.PY_BASE, ["sleep", "60"], detach=True,
+                                     labels={"renderlite.test": "vanishing"})
+    check_alive(c)                      # running: no complaint
+    c.remove(force=True)
+    with pytest.raises(StartError, match="removed from outside"):
+        check_alive(c)

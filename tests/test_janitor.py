@@ -81,3 +81,13 @@ def test_health_monitor_detail_names_the_failures():
                            "RenderLite restarted it")
     v2 = step(v.track, "still 503", SPEC, 30)
     assert not v2.restart and "restarting it did not help" in v2.unhealthy
+
+
+def test_up_reads_the_exits_the_supervisor_writes():
+    from cli.supervisor import exits
+
+    log = ("2026-12-04 07:00:00 web exited with code 1; restarting it in 1 s\n"
+           "2026-12-04 07:00:01 something else happened\n"
+           "2026-12-04 07:00:02 worker exited with code -9; restarting it in 2 s\n")
+    assert exits(log) == [("web", "web exited with code 1; restarting it in 1 s"),
+                          ("worker", "worker exited with code -9; restarting it in 2 s")]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests import samples
-from tests.conftest import edge_get, wait_deploy
+from tests.conftest import edge_get, eventually, wait_deploy
 
 pytestmark = pytest.mark.e2e
 
@@ -18,21 +18,6 @@ def deployed(api, project, git_server, name, files):
     d = wait_deploy(api, api.post(f"/api/services/{name}/deploy")["id"])
     assert d["status"] == "SUCCESS", d["failure_reason"]
     return d
-
-
-def eventually(fn, seconds=20):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            result = fn()
-            if result:
-                return result
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.5)
 
 
 def test_stop_start_restart_rename_delete(api, project, git_server, platform_up, docker_client):
@@ -61,10 +46,25 @@ def test_stop_start_restart_rename_delete(api, project, git_server, platform_up,
     assert docker_client.images.list(name="renderlite-test/cycle") == []
 
 
+def test_deleting_a_service_keeps_an_identical_image_of_another(api, project, git_server, platform_up, docker_client):
+    """Two services built from the same code (staging and production of one repository) share one image id
+    when every build step is cached: deleting one must untag only its own image, not force-remove the id
+    with the other service's tags."""
+    deployed(api, project, git_server, "twin-a", samples.repo("static"))
+    deployed(api, project, git_server, "twin-b", samples.repo("static"))
+    a, b = docker_client.images.list(name="renderlite-test/twin-a"), docker_client.images.list(name="renderlite-test/twin-b")
+    assert a and b and a[0].id == b[0].id, "the premise: one image under both services' names"
+    api.call("DELETE", "/api/services/twin-a")
+    assert docker_client.images.list(name="renderlite-test/twin-a") == []
+    assert docker_client.images.list(name="renderlite-test/twin-b"), "the other service's image (its rollback) is kept"
+    assert "hello from static" in edge_get(platform_up, "twin-b").text
+
+
 def test_container_stopped_outside_shows_crashed_within_seconds(api, project, git_server, platform_up, docker_client):
     d = deployed(api, project, git_server, "victim", samples.python_app("x"))
     docker_client.containers.get(f"rl-test-victim-{d['id']}").stop(timeout=1)
     svc = eventually(lambda: (s := api.get("/api/services/victim"))["status"] == "crashed" and s, seconds=10)
+    assert svc, api.get("/api/services/victim")
     assert "exit code" in svc["status_detail"]
     r = edge_get(platform_up, "victim")
     assert r.status_code == 503 and "victim" in r.text
@@ -77,7 +77,7 @@ def test_crash_loop_is_bounded_and_shown(api, project, git_server, platform_up, 
                      and "restarted" in (s["status_detail"] or "") and s, seconds=60)
     assert "code 7" in svc["status_detail"]
     c = docker_client.containers.get(f"rl-test-crashy-{d['id']}")
-    eventually(lambda: c.reload() or c.status == "exited", seconds=40)
+    assert eventually(lambda: c.reload() or c.status == "exited", seconds=40)
     count = c.attrs["RestartCount"]
     time.sleep(6)
     c.reload()

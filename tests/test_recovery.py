@@ -13,19 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests import samples
-from tests.conftest import edge_get, wait_deploy
+from tests.conftest import edge_get, eventually, wait_deploy
 
 pytestmark = pytest.mark.e2e
-
-
-def eventually(check, seconds: float, step: float = 0.5):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(step)
-    return check()
 
 
 def our_dirs(instance: str, service: str) -> list[str]:
@@ -80,10 +70,10 @@ def test_containers_nobody_knows_are_removed(platform_up, docker_client, base_im
                 pass
 
 
-def run_in_process(platform_up, api, project, git_server, name, files, **overrides):
-    """Deploy with this test's own settings: the pipeline runs here, on the real DB, Redis and Docker."""
+def unqueued_deployment(platform_up, api, project, git_server, name, files, **overrides):
+    """A service and a deployment row that is never queued (the platform's worker never sees it), and a
+    Platform with this test's own settings to run it here, on the real DB, Redis and Docker."""
     from core.wiring import build
-    from jobs import pipeline
     from models.db import session
     from models.tables import Deployment, Service
     from sqlmodel import select
@@ -93,12 +83,20 @@ def run_in_process(platform_up, api, project, git_server, name, files, **overrid
     p = build(dataclasses.replace(platform_up, **overrides))
     with session(p.engine) as db:
         svc = db.exec(select(Service).where(Service.name == name)).one()
-        dep = Deployment(service_id=svc.id)   # not queued: the platform's worker never sees it
+        dep = Deployment(service_id=svc.id)
         db.add(dep)
         db.commit()
         db.refresh(dep)
-    assert pipeline.deploy(p, dep.id) == "FAILED"
-    return api.get(f"/api/deployments/{dep.id}")
+    return p, dep.id
+
+
+def run_in_process(platform_up, api, project, git_server, name, files, **overrides):
+    """Deploy with this test's own settings; it must fail. Returns the deployment as the API shows it."""
+    from jobs import pipeline
+
+    p, dep_id = unqueued_deployment(platform_up, api, project, git_server, name, files, **overrides)
+    assert pipeline.deploy_locked(p, dep_id, wait=30) == "FAILED"
+    return api.get(f"/api/deployments/{dep_id}")
 
 
 def test_clone_over_the_size_limit_fails_with_its_size(api, project, git_server, platform_up):
@@ -187,26 +185,14 @@ def test_a_reused_deployment_number_inherits_no_log_and_no_cancel_request(api, p
     so a new deployment showed a deleted service's build log and was cancelled by its old request."""
     import redis
 
-    from core.wiring import build
     from jobs import pipeline
-    from models.db import session
-    from models.tables import Deployment, Service
-    from sqlmodel import select
 
-    url = git_server.create("renumbered", samples.python_app("fresh"))
-    api.post("/api/services", {"project": project, "name": "renumbered", "repo_url": url})
-    p = build(platform_up)
-    with session(p.engine) as db:
-        svc = db.exec(select(Service).where(Service.name == "renumbered")).one()
-        dep = Deployment(service_id=svc.id)
-        db.add(dep)
-        db.commit()
-        db.refresh(dep)
+    p, dep_id = unqueued_deployment(platform_up, api, project, git_server, "renumbered", samples.python_app("fresh"))
     r = redis.Redis.from_url(test_env["REDIS_URL"])
-    r.rpush(f"{platform_up.redis_prefix}log:{dep.id}", "00:00:00 ==> Routed someone-else.localhost")
-    r.set(f"{platform_up.redis_prefix}cancel:{dep.id}", "1")
-    assert pipeline.deploy(p, dep.id) == "SUCCESS"
-    log = "\n".join(api.get(f"/api/deployments/{dep.id}")["log_lines"])
+    r.rpush(f"{platform_up.redis_prefix}log:{dep_id}", "00:00:00 ==> Routed someone-else.localhost")
+    r.set(f"{platform_up.redis_prefix}cancel:{dep_id}", "1")
+    assert pipeline.deploy_locked(p, dep_id, wait=30) == "SUCCESS"
+    log = "\n".join(api.get(f"/api/deployments/{dep_id}")["log_lines"])
     assert "someone-else" not in log and edge_get(platform_up, "renumbered").text == "hello from fresh\n"
 
 
