@@ -26,20 +26,22 @@ class ClonePlan:
                 "clone", "--depth", "1", "--branch", self.branch, "--single-branch", "--no-tags"]
         return argv + ["--", self.url, str(self.dest)]   # submodules come after, once their URLs are checked
 
+    def in_checkout(self, *args: str) -> list[str]:
+        """A git command run inside the checkout, with the same protocol limits as the clone."""
+        return ["git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never", "-C", str(self.dest), *args]
+
     def submodule_argv(self) -> list[str]:
-        return ["git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never", "-C", str(self.dest),
-                "submodule", "update", "--init", "--depth", "1"]
+        return self.in_checkout("submodule", "update", "--init", "--depth", "1")
 
 
 def check_submodules(plan: ClonePlan, urls: dict[str, str]) -> None:
-    """Pure: a submodule may only come from the repository's own host (or a relative URL), so a
-    public repository cannot make the server fetch from its internal network."""
+    """Pure: a submodule may only come from the repository's own host, so a public repository cannot
+    make the server fetch from its internal network. ``urls`` are as git resolved them (relative
+    ones made absolute against the repository's URL)."""
     from urllib.parse import urlsplit
 
     host = urlsplit(plan.url).hostname
     for name, url in sorted(urls.items()):
-        if url.startswith(("./", "../")):
-            continue
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http", "git") or parts.hostname != host or parts.username:
             raise CloneError(f"submodule '{name}' points at {url!r}, not at the repository's own host ({host}); "
@@ -48,14 +50,22 @@ def check_submodules(plan: ClonePlan, urls: dict[str, str]) -> None:
 
 
 def submodule_urls(plan: ClonePlan) -> dict[str, str]:
+    """The submodules' URLs exactly as git will fetch them: `git submodule init` resolves relative URLs
+    (``../x``) against the repository's and copies them into .git/config, read back NUL-separated (a
+    submodule's name may hold spaces and newlines)."""
     gitmodules = plan.dest / ".gitmodules"
     if not gitmodules.exists() and not gitmodules.is_symlink():
         return {}
     if gitmodules.is_symlink() or not gitmodules.is_file():
         raise CloneError(".gitmodules is not a regular file; replace it, or turn the service's submodules setting off")
-    out = subprocess.run(["git", "config", "-f", str(gitmodules), "--get-regexp", r"^submodule\..*\.url$"],
+    init = subprocess.run(plan.in_checkout("submodule", "init"), capture_output=True, text=True, timeout=30, env=git_env())
+    if init.returncode != 0:
+        tail = (init.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CloneError(f"the repository's .gitmodules could not be read: {tail}; fix it, or turn the service's "
+                         "submodules setting off")
+    out = subprocess.run(plan.in_checkout("config", "--local", "-z", "--get-regexp", r"^submodule\..*\.url$"),
                          capture_output=True, text=True, timeout=30, env=git_env()).stdout
-    return {k[len("submodule."):-len(".url")]: v for k, _, v in (ln.partition(" ") for ln in out.splitlines())}
+    return {k[len("submodule."):-len(".url")]: v for k, _, v in (e.partition("\n") for e in out.split("\0") if e)}
 
 
 def git_env() -> dict[str, str]:
@@ -106,17 +116,16 @@ def too_big(plan: ClonePlan, mb: float) -> CloneError:
                       "RENDERLITE_CLONE_MAX_MB")
 
 
-def run(plan: ClonePlan, log) -> str:
-    """Clone and return the commit sha. Raises CloneError. The size limit is checked while git
-    runs (a huge repository is stopped before it fills the disk) and once more at the end."""
-    log.line(f"==> Cloning {plan.url} (branch {plan.branch}, depth 1)")
-    proc = subprocess.Popen(plan.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+def watched(plan: ClonePlan, argv: list[str], deadline: float) -> tuple[int | None, str]:
+    """Run a git command that writes into the checkout: (exit code, stderr), or (None, stderr) past
+    the deadline. The size limit is checked while it runs, so a huge repository (or submodule) is
+    stopped before it fills the disk: CloneError."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=git_env(), stdin=subprocess.DEVNULL, start_new_session=True, errors="replace")
     stderr: list[str] = []
     reader = threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True)
     reader.start()
-    started = time.monotonic()
-    deadline, over = started + plan.timeout, None
+    started, over = time.monotonic(), None
     while proc.poll() is None:
         mb = size_mb(plan.dest) if plan.max_mb and plan.dest.exists() else 0
         if mb > plan.max_mb > 0:
@@ -130,10 +139,20 @@ def run(plan: ClonePlan, log) -> str:
     if over:
         raise too_big(plan, over)
     if time.monotonic() > deadline and proc.returncode != 0:
+        return None, "".join(stderr)
+    return proc.returncode, "".join(stderr)
+
+
+def run(plan: ClonePlan, log) -> str:
+    """Clone (and the submodules, if asked) and return the commit sha. Raises CloneError. The size
+    limit is checked while git runs and once more at the end."""
+    log.line(f"==> Cloning {plan.url} (branch {plan.branch}, depth 1)")
+    deadline = time.monotonic() + plan.timeout
+    code, text = watched(plan, plan.argv(), deadline)
+    if code is None:
         raise CloneError(f"clone of {plan.url} exceeded {plan.timeout} s; check the repository size "
                          "and the network, or raise RENDERLITE_CLONE_TIMEOUT")
-    text = "".join(stderr)
-    if proc.returncode != 0:
+    if code != 0:
         for line in text.strip().splitlines()[-5:]:
             log.line(f"    {line}")
         message = explain(plan, text)
@@ -156,14 +175,12 @@ def fetch_submodules(plan: ClonePlan, log, deadline: float) -> None:
         return
     check_submodules(plan, urls)
     log.line(f"    submodules: {', '.join(sorted(urls))} (depth 1, one level)")
-    try:
-        proc = subprocess.run(plan.submodule_argv(), capture_output=True, text=True, env=git_env(),
-                              stdin=subprocess.DEVNULL, timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
+    code, text = watched(plan, plan.submodule_argv(), deadline)
+    if code is None:
         raise CloneError(f"fetching the submodules exceeded the clone time limit ({plan.timeout} s); "
-                         "raise RENDERLITE_CLONE_TIMEOUT or turn the service's submodules setting off") from None
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                         "raise RENDERLITE_CLONE_TIMEOUT or turn the service's submodules setting off")
+    if code != 0:
+        tail = (text.strip().splitlines() or ["no output"])[-1]
         raise CloneError(f"fetching the submodules failed: {tail}; check their URLs, or turn the service's "
                          "submodules setting off")
 

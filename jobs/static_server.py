@@ -15,6 +15,7 @@ import functools
 import http.server
 import os
 import sys
+import urllib.parse
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -23,7 +24,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         path, _, query = self.path.partition("?")
-        parts = [p for p in path.split("#", 1)[0].split("/") if p]
+        # Decoded first, as translate_path will: /%2eenv is /.env
+        parts = [p for p in urllib.parse.unquote(path.split("#", 1)[0]).replace("\\", "/").split("/") if p]
         if any(p.startswith(".") and p != ".well-known" for p in parts):
             return self._not_found()
         target = self.translate_path(path)

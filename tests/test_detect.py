@@ -449,6 +449,8 @@ def test_the_static_server_serves_clean_urls_and_single_page_apps_and_never_dotf
         assert get("/users/42/settings").text == "HOME", "a client-side route loads the app"
         assert get("/missing.js").status_code == 404, "a missing asset is still a 404"
         assert get("/.env").status_code == 404 and get("/.git/config").status_code == 404
+        for hidden in ("/%2eenv", "/%2Egit/config", "/assets/..%2f.env", "/x/%2e%2e/.env"):   # found in review
+            assert get(hidden).status_code == 404, hidden
         assert get("/about?x=1").text == "ABOUT"
         assert "Directory listing" not in get("/assets/").text, "no directory listing"
         (site / ".well-known").mkdir()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -327,7 +328,7 @@ def test_clone_size_counts_many_small_files(tmp_path):
 
 
 @pytest.mark.parametrize("url,ok", [
-    ("../lib.git", True), ("./vendor/lib.git", True), ("https://h/acme/lib.git", True), ("git://h/lib.git", True),
+    ("https://h/acme/lib.git", True), ("git://h/lib.git", True), ("../lib.git", False),   # git resolves relative ones first
     ("http://127.0.0.1:8080/secret.git", False), ("https://internal.corp/lib.git", False),
     ("file:///etc", False), ("ext::sh -c id", False), ("https://user:tok@h/lib.git", False), ("ssh://h/lib.git", False),
 ])
@@ -338,6 +339,39 @@ def test_submodules_come_only_from_the_repositorys_host(url, ok):
     else:
         with pytest.raises(CloneError, match="not at the repository's own host"):
             clone.check_submodules(plan, {"lib": url})
+
+
+def superproject(tmp_path: Path, gitmodules: str, origin: str) -> clone.ClonePlan:
+    """A checkout whose .gitmodules says ``gitmodules``, with a gitlink for each path, cloned from ``origin``."""
+    import subprocess
+
+    run = lambda *a: subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)
+    run("init", "-q")
+    (tmp_path / ".gitmodules").write_text(gitmodules)
+    for path in re.findall(r"path = (\S+)", gitmodules):
+        run("update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},{path}")
+    run("remote", "add", "origin", origin)
+    return clone.ClonePlan(origin, "main", tmp_path, 60, submodules=True)
+
+
+@pytest.mark.parametrize("gitmodules,resolved", [
+    # a name with a space made the value read as "https://h/ok.url http://127.0.0.1..." (host h)
+    ('[submodule "x https://h/ok"]\n\tpath = lib\n\turl = http://127.0.0.1:18765/internal\n',
+     "http://127.0.0.1:18765/internal"),
+    # a relative URL climbs out of the repository's host
+    ('[submodule "lib"]\n\tpath = lib\n\turl = ../../../127.0.0.1:18765/internal\n', "127.0.0.1:18765/internal"),
+    ('[submodule "lib2"]\n\tpath = lib2\n\turl = ../lib2.git\n', "http://h/acme/lib2.git"),
+])
+def test_submodule_urls_are_checked_as_git_resolves_them(tmp_path, gitmodules, resolved):
+    """Found in a security review: the check read .gitmodules loosely and trusted relative URLs."""
+    plan = superproject(tmp_path, gitmodules, "http://h/acme/app.git")
+    urls = clone.submodule_urls(plan)
+    assert len(urls) == 1 and resolved in next(iter(urls.values()))
+    if "127.0.0.1" in resolved:
+        with pytest.raises(CloneError, match="not at the repository's own host"):
+            clone.check_submodules(plan, urls)
+    else:
+        clone.check_submodules(plan, urls)
 
 
 def test_a_url_without_scheme_gets_a_suggestion():
