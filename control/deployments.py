@@ -111,6 +111,20 @@ def succeed(db: Session, dep_id: int, **values) -> bool:
     return _transition(db, dep_id, [DS.BUILDING.value], status=DS.SUCCESS.value, finished_at=utcnow(), **values)
 
 
+def go_live(db: Session, dep_id: int, service_id: int, **values) -> bool:
+    """The switch, in one transaction: the deployment SUCCESS and its service pointing at it. After
+    this nothing may fail the deployment (the edge follows the database, not the other way round)."""
+    res = db.exec(update(Deployment).where(Deployment.id == dep_id, Deployment.status == DS.BUILDING.value)
+                  .values(status=DS.SUCCESS.value, finished_at=utcnow(), **values))
+    if res.rowcount != 1:
+        db.rollback()
+        return False
+    db.exec(update(Service).where(Service.id == service_id).values(
+        status=ServiceStatus.RUNNING.value, live_deployment_id=dep_id, status_detail=None))
+    db.commit()
+    return True
+
+
 def fail(db: Session, dep_id: int, stage: str, reason: str, **values) -> bool:
     return _transition(db, dep_id, [DS.QUEUED.value, DS.BUILDING.value], status=DS.FAILED.value,
                        failure_stage=stage, failure_reason=reason, finished_at=utcnow(), **values)

@@ -17,12 +17,12 @@ SETTINGS = {
     "submodules": ("submodules", v.flag),
     "health_type": ("health_type", lambda r: v.choice(r or "http", ("http", "tcp"), "health check type")),
     "health_path": ("health_path", v.health_path),
-    "health_interval": ("health_interval", lambda r: v.positive(float, "health check interval", 3600)(r) or 5.0),
-    "health_timeout": ("health_timeout", lambda r: v.positive(float, "health check timeout", 600)(r) or 2.0),
+    "health_interval": ("health_interval", lambda r: v.positive(float, "health check interval", 3600, minimum=0.1)(r) or 5.0),
+    "health_timeout": ("health_timeout", lambda r: v.positive(float, "health check timeout", 600, minimum=0.1)(r) or 2.0),
     "health_start_period": ("health_start_period", v.positive(float, "health check start period", 3600)),
     "health_retries": ("health_retries", lambda r: v.positive(int, "health check retries", 100)(r) or 3),
-    "memory_mb": ("memory_mb", v.positive(int, "memory limit (MB)", 65536)),
-    "cpus": ("cpus", v.positive(float, "CPU limit", 64)),
+    "memory_mb": ("memory_mb", v.positive(int, "memory limit (MB)", 65536, minimum=6)),
+    "cpus": ("cpus", v.positive(float, "CPU limit", 64, minimum=0.01)),
     "pids": ("pids", v.positive(int, "process limit", 100000)),
 }
 

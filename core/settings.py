@@ -4,6 +4,7 @@ Every other module receives a ``Settings`` object; nothing else calls ``os.envir
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,8 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number; set it to e.g. {default}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be greater than 0")
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name}={raw!r}: must be a number greater than 0, e.g. {default}")
     return value
 
 

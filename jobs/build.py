@@ -6,14 +6,15 @@ with the Docker SDK (or the nixpacks CLI) under a time limit, a memory and a CPU
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-from collections import deque
 import re
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,8 @@ import docker.errors
 
 from core.errors import BuildError, Cancelled
 from core.text import clean
+
+logger = logging.getLogger("renderlite.build")
 
 STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 
@@ -144,7 +147,14 @@ def _generated(req: BuildRequest, common: dict) -> BuildPlan:
     from jobs.detect import detect
     from jobs.detect_more import read_text
 
-    rp = detect(common["context"], req.env, req.build_command, req.start_command)
+    try:
+        rp = detect(common["context"], req.env, req.build_command, req.start_command)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as e:
+        # a manifest shaped in a way detection did not foresee: say so, never "internal error"
+        logger.warning("zero-config detection failed", exc_info=True)
+        raise BuildError(f"RenderLite could not read this repository's manifests to plan a build ({type(e).__name__}: "
+                         f"{str(e)[:200]}); check package.json / pyproject.toml / Procfile for unusual values, or "
+                         "add a Dockerfile") from None
     text, notes = dockerfile_gen.generate(rp, req.base_images)
     ignore_text = (read_text(common["context"], ".dockerignore") if rp.has_dockerignore else None) \
         or dockerfile_gen.DOCKERIGNORE

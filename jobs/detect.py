@@ -128,8 +128,8 @@ def _runtime(root: Path, web: str | None, log: list[str]) -> str:
 def _node(root, env, log, build, start):
     try:
         pkg = json.loads(read_text(root, "package.json") or "")
-    except ValueError as e:
-        raise BuildError(f"package.json is not valid JSON ({e}); fix it and deploy again") from None
+    except (ValueError, RecursionError) as e:   # RecursionError: nested thousands deep
+        raise BuildError(f"package.json is not valid JSON ({type(e).__name__}: {str(e)[:200]}); fix it and deploy again") from None
     pkg = pkg if isinstance(pkg, dict) else {}
     pm, pm_version, lock = _node_pm(root, pkg, log)
     version, source = _node_version(root, env, pkg, log)
@@ -216,7 +216,7 @@ def _monorepo_hint(root: Path, log: list[str]) -> None:
 def _node_install(root, pkg, pm, pm_version, lock, log) -> dict:
     extras = [f for f in (".npmrc", ".yarnrc", ".yarnrc.yml", "pnpm-workspace.yaml", "bunfig.toml") if (root / f).is_file()]
     berry = pm == "yarn" and ((root / ".yarnrc.yml").is_file() or "__metadata:" in (read_text(root, "yarn.lock") or "")
-                              or int((pm_version or "1").split(".")[0]) >= 2)
+                              or int(re.match(r"\d+", pm_version or "1").group()) >= 2)
     if pm == "yarn" and berry and (root / ".yarn").is_dir():
         extras.append(".yarn")
     frozen = {"npm": "npm ci", "yarn": "yarn install --immutable" if berry else "yarn install --frozen-lockfile",

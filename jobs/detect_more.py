@@ -83,8 +83,26 @@ def _pyproject(root: Path) -> dict:
         return {}
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise BuildError(f"pyproject.toml is not valid TOML ({e}); fix it and deploy again") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as e:
+        raise BuildError(f"pyproject.toml is not valid TOML ({str(e)[:200] or 'nested too deeply'}); fix it and deploy again") from None
+
+
+def _table(doc: dict, *keys: str) -> dict:
+    """pyproject.toml's [a.b] table: {} when absent, a clear error when it is something else."""
+    for i, key in enumerate(keys):
+        doc = doc.get(key, {})
+        if not isinstance(doc, dict):
+            raise BuildError(f"pyproject.toml: {'.'.join(keys[:i + 1])} must be a table ([{'.'.join(keys[:i + 1])}]), "
+                             f"not {type(doc).__name__}; fix it and deploy again")
+    return doc
+
+
+def _strings(value, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BuildError(f"pyproject.toml: {where} must be a list of strings, like [\"flask>=3\"]; fix it and deploy again")
+    return value
 
 
 def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
@@ -98,22 +116,21 @@ def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
                            install=["pip install --no-cache-dir -r requirements.txt"]), read_text(root, "requirements.txt")
     project = _pyproject(root)
     if (root / "pyproject.toml").is_file():
-        deps = " ".join(project.get("project", {}).get("dependencies", []) or [])
-        deps += " " + " ".join((project.get("tool", {}).get("poetry", {}).get("dependencies", {}) or {}).keys())
+        listed = _strings(_table(project, "project").get("dependencies"), "[project] dependencies")
+        deps = " ".join(listed) + " " + " ".join(_table(project, "tool", "poetry", "dependencies"))
         if (root / "uv.lock").is_file():
             log.append("detected uv (uv.lock)")
             return "uv", dict(manifests=["pyproject.toml", "uv.lock"], setup=["pip install --no-cache-dir uv"],
                               env={"UV_PROJECT_ENVIRONMENT": venv, "UV_LINK_MODE": "copy",
                                    "UV_PYTHON": f"{venv}/bin/python", "UV_PYTHON_DOWNLOADS": "never"},
                               install=["uv sync --frozen --no-dev --no-install-project"]), deps
-        if (root / "poetry.lock").is_file() or "poetry" in project.get("tool", {}):
+        if (root / "poetry.lock").is_file() or "poetry" in _table(project, "tool"):
             lock = (root / "poetry.lock").is_file()
             log.append("detected Poetry (" + ("poetry.lock" if lock else "[tool.poetry] in pyproject.toml") + ")")
             return "poetry", dict(manifests=["pyproject.toml"] + (["poetry.lock"] if lock else []),
                                   setup=["pip install --no-cache-dir poetry"],
                                   env={"POETRY_VIRTUALENVS_CREATE": "false"},
                                   install=["poetry install --no-root --only main --no-interaction"]), deps
-        listed = project.get("project", {}).get("dependencies", []) or []
         log.append(f"detected pip (pyproject.toml, {len(listed)} dependencies in [project])")
         install = ["pip install --no-cache-dir " + " ".join(shlex.quote(d) for d in listed)] if listed else []
         return "pip", dict(manifests=["pyproject.toml"], install=install), deps

@@ -124,15 +124,13 @@ def deploy(platform, deployment_id: int) -> str:
         with job.stage("start and health check"):
             started = start_healthy(job, env)
         job.checkpoint()
-        switch(job, started)
-        job.out.line(f"==> Live at {s.service_url(job.svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
-        with session(platform.engine) as db:
-            ctl.succeed(db, job.dep.id, log=job.out.text())
+        go_live(job, started, t0)
     except Exception as e:  # every failure ends the deployment FAILED, exactly once
         fail(job, e, started.container if started else None)
         return DS.FAILED.value
     finally:
         shutil.rmtree(job.workdir, ignore_errors=True)
+    publish_route(job)
     # The drain runs after the lock is released: the next deploy of this service need not wait for it.
     # (A worker killed meanwhile leaves the old container to the janitor, which retires it.)
     threading.Thread(target=retire_old, args=(platform, job.svc, started.container.id, job.tag),
@@ -258,18 +256,26 @@ def fail(job: Job, e: Exception, container) -> None:
                                ServiceStatus.RUNNING if fresh.live_deployment_id else ServiceStatus.FAILED)
 
 
-def switch(job: Job, started: Started) -> None:
-    """Point the route at the new container (the database says which one is live)."""
+def go_live(job: Job, started: Started, t0: float) -> None:
+    """The commit point: the deployment SUCCESS and the service's live one, in one transaction."""
     s = job.platform.settings
+    job.out.line(f"==> Routing {job.svc.subdomain}.{s.domain} to deployment #{job.dep.id}")
+    job.out.line(f"==> Live at {s.service_url(job.svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
     with session(job.platform.engine) as db:
-        if not ctl._transition(db, job.dep.id, [DS.BUILDING.value], image_tag=job.tag,
-                               container_id=started.container.id, port=started.port):
+        if not ctl.go_live(db, job.dep.id, job.svc.id, image_tag=job.tag, container_id=started.container.id,
+                           port=started.port, log=job.out.text()):
             raise DeployError("this deployment was ended meanwhile (cancelled, or marked failed when its worker "
                               "looked dead); the live version was not switched; deploy again")
-        ctl.set_service_status(db, job.svc.id, ServiceStatus.RUNNING, live_deployment_id=job.dep.id,
-                               status_detail=None)
-    sync_edge(job.platform)
-    job.out.line(f"==> Routed {job.svc.subdomain}.{s.domain} to deployment #{job.dep.id}")
+
+
+def publish_route(job: Job) -> None:
+    """Publish the route table now. If that fails the deployment stays live: the edge watcher
+    rebuilds the routes from the database within seconds."""
+    try:
+        sync_edge(job.platform)
+    except Exception:  # noqa: BLE001
+        log.exception("publishing the routes after deployment %s failed; the edge watcher will", job.dep.id)
+        job.out.line("    the route table could not be published now; the edge watcher publishes it within seconds")
 
 
 def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) -> None:

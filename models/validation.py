@@ -4,6 +4,7 @@ Each check raises ``ValidationError`` with the cause and what to type instead.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -119,17 +120,21 @@ def health_path(value) -> str:
     return value
 
 
-def positive(kind, what: str, maximum: float | None = None):
-    """A converter: '' -> None (use the default), else a number > 0 (and <= maximum)."""
+def positive(kind, what: str, maximum: float | None = None, minimum: float | None = None):
+    """A converter: '' -> None (use the default), else a finite number > 0 (and within the bounds)."""
     def convert(value):
         if value in (None, ""):
             return None
         try:
             n = kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError(f"{what} {value!r} is not a {'whole ' if kind is int else ''}number") from None
+        if not math.isfinite(n):   # nan passes every comparison below: a deadline of nan never comes
+            raise ValidationError(f"{what} {value!r} is not a number; give a value such as 1 or 0.5")
         if n <= 0 or (maximum is not None and n > maximum):
             raise ValidationError(f"{what} must be greater than 0" + (f" and at most {maximum:g}" if maximum else ""))
+        if minimum is not None and n < minimum:
+            raise ValidationError(f"{what} must be at least {minimum:g}")
         return n
     return convert
 

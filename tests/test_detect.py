@@ -35,6 +35,9 @@ LAYOUTS = {
     "packageManager field wins over lockfiles": (
         {"package.json": json.dumps({"packageManager": "yarn@4.1.0", "scripts": {"start": "node s.js"}}),
          "package-lock.json": "{}"}, "node", "yarn", "yarn start", "packageManager field in package.json"),
+    "packageManager with a pre-release version": (   # found in review: int("3-rc") crashed detection
+        {"package.json": json.dumps({"packageManager": "yarn@3-rc.1", "scripts": {"start": "node s.js"}}),
+         "yarn.lock": "# yarn lockfile v1\n"}, "node", "yarn", "yarn start", "detected yarn 3-rc.1"),
     "node main without start script": (
         {"package.json": json.dumps({"main": "index.js"}), "index.js": ""}, "node", "npm", "node index.js",
         "main in package.json"),
@@ -129,6 +132,13 @@ def test_python_version(tmp_path, files, version):
     # odd repository contents (found by a review): a blank web: line, a command folder named to inject
     ({"requirements.txt": "", "Procfile": "web:    \n"}, "cannot tell how to start"),
     ({"go.mod": "module x\n", "cmd/x;true;#\\/main.go": "package main\n"}, "0 commands under cmd/"),
+    # manifests of unexpected shapes (found by a review: internal errors, or `pip install f l a s k`)
+    ({"pyproject.toml": 'project = "x"\n'}, r"project must be a table"),
+    ({"pyproject.toml": 'tool = "poetry"\n'}, r"tool must be a table"),
+    ({"pyproject.toml": "[project]\ndependencies = [5]\n"}, "must be a list of strings"),
+    ({"pyproject.toml": '[project]\ndependencies = "flask"\n'}, "must be a list of strings"),
+    ({"pyproject.toml": '[tool.poetry]\ndependencies = ["a"]\n'}, r"tool.poetry.dependencies must be a table"),
+    ({"package.json": "[" * 100_000}, "package.json is not valid JSON"),
 ])
 def test_detection_failures_say_what_to_do(tmp_path, files, message):
     with pytest.raises(BuildError) as e:
@@ -218,6 +228,19 @@ def test_builder_choice_failures(tmp_path, kw, message):
     with pytest.raises(BuildError) as e:
         build.plan(request(tmp_path, **kw))
     assert message in str(e.value)
+
+
+def test_a_manifest_detection_did_not_foresee_fails_the_build_clearly(tmp_path, monkeypatch):
+    """Whatever shape of file still trips detection ends as a BuildError naming the way out, never
+    the worker's "internal error"."""
+    from jobs import detect as detect_module
+
+    def trips(*_a, **_k):
+        return {}.get("scripts")["start"]   # TypeError, as a manifest of an unforeseen shape would raise
+    monkeypatch.setattr(detect_module, "detect", trips)
+    write(tmp_path, {"package.json": PKG_START})
+    with pytest.raises(BuildError, match=r"could not read this repository's manifests .*TypeError.*add a Dockerfile"):
+        build.plan(request(tmp_path))
 
 
 def test_nixpacks_plan_is_an_argv_list(tmp_path):

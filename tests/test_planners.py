@@ -213,7 +213,8 @@ def test_route_table_publish_is_atomic_and_skips_unchanged(tmp_path):
 
 @pytest.mark.parametrize("env,needle", [
     ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"), ({"RENDERLITE_EDGE_PORT": "eighty"}, "RENDERLITE_EDGE_PORT"),
-    ({"RENDERLITE_DOMAIN": "http://x"}, "RENDERLITE_DOMAIN"),
+    ({"RENDERLITE_DOMAIN": "http://x"}, "RENDERLITE_DOMAIN"), ({"RENDERLITE_APP_CPUS": "nan"}, "RENDERLITE_APP_CPUS"),
+    ({"RENDERLITE_BUILD_CPUS": "inf"}, "RENDERLITE_BUILD_CPUS"),
 ])
 def test_settings_fail_fast_naming_the_variable(env, needle):
     with pytest.raises(SettingsError, match=needle):
@@ -372,6 +373,19 @@ def test_submodule_urls_are_checked_as_git_resolves_them(tmp_path, gitmodules, r
             clone.check_submodules(plan, urls)
     else:
         clone.check_submodules(plan, urls)
+
+
+@pytest.mark.parametrize("changes,says", [
+    ({"health_start_period": "nan"}, "not a number"),     # a deadline of nan never came: probed for ever
+    ({"cpus": "nan"}, "not a number"), ({"cpus": "inf"}, "not a number"), ({"memory_mb": "1e999"}, "not a whole number"),
+    ({"cpus": "1e-12"}, "at least 0.01"),                  # nano_cpus 0 means no limit at all to Docker
+    ({"memory_mb": "2"}, "at least 6"), ({"health_timeout": "0.0001"}, "at least 0.1"),
+])
+def test_service_limits_refuse_values_that_would_mean_no_limit_or_no_deadline(changes, says):
+    from control.service_settings import columns
+
+    with pytest.raises(ValidationError, match=says):
+        columns(changes)
 
 
 def test_a_url_without_scheme_gets_a_suggestion():

@@ -218,3 +218,22 @@ def test_a_user_name_mapped_to_uid_0_is_caught_when_the_app_runs(api, project, g
     d = run_in_process(platform_up, api, project, git_server, "tooruser", files, require_non_root=True)
     assert d["failure_stage"] == "run" and d["runs_as_root"] is True
     assert "runs as root (uid 0)" in d["failure_reason"]
+
+
+def test_a_failure_after_the_switch_never_removes_the_version_just_made_live(api, project, git_server, platform_up,
+                                                                            monkeypatch, docker_client):
+    """Found in review: publishing the routes failed after the service already pointed at the new
+    container, and the failure handler removed that container: the service pointed at nothing."""
+    from jobs import pipeline
+
+    def broken_sync(_platform):
+        raise OSError("No space left on device: routes.json")
+
+    p, dep_id = unqueued_deployment(platform_up, api, project, git_server, "aftershock", samples.python_app("shock"))
+    monkeypatch.setattr(pipeline, "sync_edge", broken_sync)
+    assert pipeline.deploy_locked(p, dep_id, wait=30) == "SUCCESS"
+    d = api.get(f"/api/deployments/{dep_id}")
+    assert d["status"] == "SUCCESS" and api.get("/api/services/aftershock")["status"] == "running"
+    assert docker_client.containers.get(f"rl-test-aftershock-{dep_id}").status == "running"
+    # the edge watcher publishes the route from the database
+    assert eventually(lambda: edge_get(platform_up, "aftershock").text == "hello from shock\n", 20)
