@@ -79,7 +79,7 @@ class EdgeAgent:
             except OSError:
                 return
             try:
-                reply = dns.answer(packet, self.table.routes(), self.instance)
+                reply = dns.answer(packet, self.table.routes(), self.instance, self.table.targets())
                 if reply:
                     self._udp.sendto(reply, peer)
             except Exception:  # noqa: BLE001 - one bad packet never stops the edge

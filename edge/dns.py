@@ -4,7 +4,8 @@ Caddy's route for ``*.<domain>`` looks up the SRV record ``<subdomain>.<instance
 (port and target), then the A record of the target ``d<deployment id>.<instance>.rl.internal``
 (the container's address). Switching a service to a new deployment changes these answers, not
 Caddy's configuration, so a switch never reloads the proxy and never cuts an open connection.
-A new target name per deployment keeps Caddy's pooled connections to the old container apart.
+A new target name per deployment keeps Caddy's pooled connections to the old container apart,
+and the old name keeps resolving while its container drains (Caddy caches the SRV answer).
 """
 from __future__ import annotations
 
@@ -56,18 +57,21 @@ def _parse_question(packet: bytes) -> tuple[int, int, str, int, bytes]:
     return qid, flags, ".".join(labels), qtype, packet[12:i + 5]
 
 
-def records(qname: str, qtype: int, routes: Mapping[str, Route], instance: str) -> tuple[int, list[tuple[int, bytes]]]:
-    """Pure: (rcode, [(type, rdata)]) for one question, from the route table (by subdomain)."""
+def records(qname: str, qtype: int, routes: Mapping[str, Route], instance: str,
+            targets: Mapping[int, str] | None = None) -> tuple[int, list[tuple[int, bytes]]]:
+    """Pure: (rcode, [(type, rdata)]) for one question, from the route table (by subdomain) and
+    the addresses of running deployments (a draining one still resolves: Caddy may hold an SRV
+    answer naming it for up to its TTL after a switch)."""
     suffix = f".{instance}.{ZONE}"
     if not qname.endswith(suffix):
         return REFUSED, []
     label = qname[:-len(suffix)]
     if label.startswith("d") and label[1:].isdigit():
         dep = int(label[1:])
-        live = next((r for r in routes.values() if r.deployment_id == dep and r.ip), None)
-        if live is None:
+        ip = (targets or {}).get(dep) or next((r.ip for r in routes.values() if r.deployment_id == dep and r.ip), None)
+        if ip is None:
             return NXDOMAIN, []
-        return NOERROR, [(A, socket.inet_aton(live.ip))] if qtype in (A, ANY) else []
+        return NOERROR, [(A, socket.inet_aton(ip))] if qtype in (A, ANY) else []
     route = routes.get(label)
     if route is None:
         return NXDOMAIN, []
@@ -77,13 +81,14 @@ def records(qname: str, qtype: int, routes: Mapping[str, Route], instance: str) 
     return NOERROR, []   # known service, nothing running: no answer, and Caddy shows the status page
 
 
-def answer(packet: bytes, routes: Mapping[str, Route], instance: str) -> bytes | None:
+def answer(packet: bytes, routes: Mapping[str, Route], instance: str,
+           targets: Mapping[int, str] | None = None) -> bytes | None:
     """Pure: the response packet to a query packet (None for garbage, which gets no reply)."""
     try:
         qid, flags, qname, qtype, question = _parse_question(packet)
     except ValueError:
         return None
-    rcode, found = records(qname, qtype, routes, instance)
+    rcode, found = records(qname, qtype, routes, instance, targets)
     out_flags = 0x8000 | (flags & 0x7800) | 0x0400 | (flags & 0x0100) | rcode   # QR, opcode, AA, RD
     body = b"".join(b"\xc0\x0c" + struct.pack(">HHIH", rtype, 1, TTL, len(rdata)) + rdata for rtype, rdata in found)
     return struct.pack(">HHHHHH", qid, out_flags, 1, len(found), 0, 0) + question + body

@@ -70,6 +70,13 @@ class Route:
         return cls(**{k: d.get(k) for k in ("subdomain", "service", "state", "deployment_id", "ip", "port")})
 
 
+def plan_targets(apps: list[RunningApp]) -> dict[int, str]:
+    """Pure: the address of every running deployment, live or draining. The edge may still hold a
+    cached answer naming the old deployment for a moment after a switch; its name must keep
+    resolving until its container stops, or a new connection to it fails (503) meanwhile."""
+    return {a.deployment_id: a.ip for a in apps if a.running and a.ip}
+
+
 def plan_routes(services: list[LiveService], apps: list[RunningApp]) -> list[Route]:
     """Pure: one route per service, sorted by subdomain. A service is reachable only through
     the container of its live deployment, and only while that container runs."""

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from edge import table
 from edge.labels import selector
-from edge.routes import LiveService, Route, RunningApp, plan_routes
+from edge.routes import LiveService, Route, RunningApp, plan_routes, plan_targets
 from models.db import session
 from models.tables import Service
 
@@ -34,6 +34,6 @@ def sync(platform) -> list[Route]:
     with _lock, table.locked(s.data_dir / "edge.lock"):
         services, apps = gather(platform)
         routes = plan_routes(services, apps)
-        if table.publish(s.routes_file, routes):
+        if table.publish(s.routes_file, routes, plan_targets(apps)):
             log.info("edge: %d routes published", len(routes))
         return routes

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Mapping
 
 from edge.routes import Route
 
@@ -32,9 +33,11 @@ def locked(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def publish(path: Path, routes: list[Route]) -> bool:
-    """Write the table if it changed. Returns True when the file was replaced."""
-    text = json.dumps({"routes": [r.to_dict() for r in routes]}, sort_keys=True, indent=1)
+def publish(path: Path, routes: list[Route], targets: Mapping[int, str] | None = None) -> bool:
+    """Write the table (routes, and the address of every running deployment) if it changed.
+    Returns True when the file was replaced."""
+    text = json.dumps({"routes": [r.to_dict() for r in routes],
+                       "targets": {str(k): v for k, v in sorted((targets or {}).items())}}, sort_keys=True, indent=1)
     try:
         if path.read_text() == text:
             return False
@@ -47,8 +50,12 @@ def publish(path: Path, routes: list[Route]) -> bool:
 
 
 def read(path: Path) -> list[Route]:
+    return read_all(path)[0]
+
+
+def read_all(path: Path) -> tuple[list[Route], dict[int, str]]:
     data = json.loads(path.read_text())
-    return [Route.from_dict(d) for d in data["routes"]]
+    return [Route.from_dict(d) for d in data["routes"]], {int(k): str(v) for k, v in (data.get("targets") or {}).items()}
 
 
 class Table:
@@ -58,6 +65,7 @@ class Table:
         self.path = path
         self._stamp: tuple | None = None
         self._routes: dict[str, Route] = {}
+        self._targets: dict[int, str] = {}
         self._lock = threading.Lock()
 
     def routes(self) -> dict[str, Route]:
@@ -69,8 +77,14 @@ class Table:
         with self._lock:
             if stamp != self._stamp:
                 try:
-                    self._routes = {r.subdomain: r for r in read(self.path)}
+                    routes, self._targets = read_all(self.path)
+                    self._routes = {r.subdomain: r for r in routes}
                     self._stamp = stamp
                 except (OSError, ValueError, KeyError, TypeError) as e:
                     log.warning("route table %s unreadable (%s); keeping the last good one", self.path, e)
             return self._routes
+
+    def targets(self) -> dict[int, str]:
+        """Deployment id -> address of every running deployment (read with the routes)."""
+        self.routes()
+        return self._targets

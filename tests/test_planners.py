@@ -11,7 +11,7 @@ from core.errors import BuildError, CloneError, ValidationError
 from core.settings import Settings, SettingsError
 from edge import caddy
 from edge.labels import Identity, container_labels
-from edge.routes import LiveService, RunningApp, plan_routes
+from edge.routes import LiveService, RunningApp, plan_routes, plan_targets
 from jobs import build, clone
 from jobs.run import ContainerPlan
 from models import validation as v
@@ -127,17 +127,19 @@ def test_routes_follow_the_live_deployment_only():
         ("api", None, "crashed"), ("new", None, "created"), ("web", "10.0.0.2:3000", "running")]
 
 
+APPS = [RunningApp("a", "web", 7, 3000, "172.18.0.9", True), RunningApp("b", "web", 6, 3000, "172.18.0.8", True),
+        RunningApp("c", "api", 5, 8000, "172.18.0.7", False)]
 TABLE = {r.subdomain: r for r in plan_routes(
     [LiveService("web", "web", 7, "running"), LiveService("api", "api", 5, "stopped"),
-     LiveService("new", "new", None, "created")],
-    [RunningApp("a", "web", 7, 3000, "172.18.0.9", True)])}
+     LiveService("new", "new", None, "created")], APPS)}
+TARGETS = plan_targets(APPS)
 
 
 def _reply(name, qtype):
     import struct
     from edge import dns
 
-    packet = dns.answer(dns.query(name, qtype, qid=0xBEEF), TABLE, "test")
+    packet = dns.answer(dns.query(name, qtype, qid=0xBEEF), TABLE, "test", TARGETS)
     qid, flags, _qd, ancount = struct.unpack(">HHHH", packet[:8])
     assert qid == 0xBEEF and flags & 0x8000, "a response to the same query id"
     return flags & 0xF, ancount, packet
@@ -149,7 +151,9 @@ def _reply(name, qtype):
     ("d7.test.rl.internal", 1, 0, 1, bytes([172, 18, 0, 9])),         # A of the live container
     ("d7.test.rl.internal", 28, 0, 0, b""),                           # no IPv6: empty, not an error
     ("api.test.rl.internal", 33, 0, 0, b""),                          # stopped: known, but nothing to route to
-    ("d5.test.rl.internal", 1, 3, 0, b""),                            # an old deployment is not routable
+    ("d5.test.rl.internal", 1, 3, 0, b""),                            # a stopped deployment is not routable
+    ("d6.test.rl.internal", 1, 0, 1, bytes([172, 18, 0, 8])),         # a draining one still resolves (found in
+    ("d6.test.rl.internal", 33, 0, 0, b""),                           # a trial: 503s right after each switch)
     ("nope.test.rl.internal", 33, 3, 0, b""),                         # unknown subdomain: NXDOMAIN
     ("web.other.rl.internal", 33, 5, 0, b""),                         # another installation's zone: refused
     ("example.com", 1, 5, 0, b""),
@@ -203,10 +207,10 @@ def test_route_table_publish_is_atomic_and_skips_unchanged(tmp_path):
 
     path = tmp_path / "routes.json"
     routes = list(TABLE.values())
-    assert table.publish(path, routes) and not table.publish(path, routes)
-    assert table.read(path) == sorted(routes, key=lambda r: r.subdomain)
+    assert table.publish(path, routes, TARGETS) and not table.publish(path, routes, TARGETS)
+    assert table.read_all(path) == (sorted(routes, key=lambda r: r.subdomain), {7: "172.18.0.9", 6: "172.18.0.8"})
     t = table.Table(path)
-    assert t.routes()["web"].upstream == "172.18.0.9:3000"
+    assert t.routes()["web"].upstream == "172.18.0.9:3000" and t.targets()[6] == "172.18.0.8"
     path.write_text("{ torn write")
     assert t.routes()["web"].upstream == "172.18.0.9:3000", "a bad file keeps the last good table"
 

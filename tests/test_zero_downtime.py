@@ -16,8 +16,9 @@ pytestmark = pytest.mark.e2e
 
 
 class Poller(threading.Thread):
-    def __init__(self, settings, subdomain):
+    def __init__(self, settings, subdomain, interval: float = 0.1):
         super().__init__(daemon=True)
+        self.interval = interval
         self.url = f"http://127.0.0.1:{settings.edge_port}/"
         self.host = f"{subdomain}.{settings.domain}"
         self.answers: list[str] = []
@@ -35,16 +36,16 @@ class Poller(threading.Thread):
                         self.failures.append(f"{r.status_code} {r.text[:80]}")
                 except httpx.HTTPError as e:
                     self.failures.append(repr(e))
-                time.sleep(0.1)
+                time.sleep(self.interval)
 
 
 def switches(answers: list[str]) -> list[str]:
     return [a for i, a in enumerate(answers) if i == 0 or answers[i - 1] != a]
 
 
-def polled(platform_up, subdomain, action) -> Poller:
+def polled(platform_up, subdomain, action, interval: float = 0.1) -> Poller:
     """Run ``action()`` while a client requests the service every 100 ms; return the poller."""
-    poller = Poller(platform_up, subdomain)
+    poller = Poller(platform_up, subdomain, interval)
     poller.start()
     time.sleep(1)
     try:
@@ -79,6 +80,24 @@ def test_redeploy_and_rollback_of_a_slow_starting_app_drop_no_request(api, proje
     assert "Rolling back to deployment" in log and "Cloning" not in log and "Step 1/" not in log
     assert poller.failures == []
     assert switches(poller.answers) == ["v2", "v1"], switches(poller.answers)
+
+
+def test_redeploy_of_an_app_that_closes_every_connection_drops_no_request(api, project, git_server, platform_up):
+    """Found in a trial: an app answering HTTP/1.0 (gunicorn's sync workers, http.server) makes the
+    edge dial anew for each request, resolving the old container's name while its cached answer
+    still points there; that name stopped resolving at the switch, and the edge answered 503."""
+    url = git_server.create("closer", samples.python_app("v1"))
+    api.post("/api/services", {"project": project, "name": "closer", "repo_url": url})
+    assert wait_deploy(api, api.post("/api/services/closer/deploy")["id"])["status"] == "SUCCESS"
+    for n in (2, 3):
+        git_server.commit("closer", {"version.txt": f"v{n}\n"})
+        deps = []
+        poller = polled(platform_up, "closer",
+                        lambda: deps.append(wait_deploy(api, api.post("/api/services/closer/deploy")["id"])),
+                        interval=0.02)
+        assert deps[0]["status"] == "SUCCESS", deps[0]["failure_reason"]
+        assert poller.failures == [], poller.failures[:5]
+        assert switches(poller.answers) == [f"hello from v{n - 1}", f"hello from v{n}"], switches(poller.answers)
 
 
 def test_unhealthy_new_version_keeps_old_and_logs_probes(api, project, git_server, platform_up):
