@@ -5,7 +5,7 @@ import argparse
 import sys
 import time
 
-from cli.client import Api, ApiError
+from cli.client import Api, ApiError, seg
 from core.errors import RenderLiteError
 from core.settings import Settings, SettingsError
 
@@ -37,7 +37,7 @@ def cmd_services(args, s):
 def follow(api: Api, dep_id: int, show_log: bool = True) -> dict:
     offset = 0
     while True:
-        d = api.get(f"/api/deployments/{dep_id}", log_from=offset)
+        d = api.get(f"/api/deployments/{seg(dep_id)}", log_from=offset)
         if show_log:
             for line in d["log_lines"]:
                 print(line, flush=True)
@@ -51,16 +51,16 @@ def cmd_deploy(args, s):
     """`deploy S` and `rollback S [--to N]`: queue, then (with --wait) follow to the end."""
     api = Api(s)
     if args.cmd == "rollback":
-        d = api.post(f"/api/services/{args.service}/rollback", {"deployment_id": args.to} if args.to else {})
+        d = api.post(f"/api/services/{seg(args.service)}/rollback", {"deployment_id": args.to} if args.to else {})
         print(f"deployment #{d['id']} queued: rollback to #{d['rollback_of']}", flush=True)
     else:
-        d = api.post(f"/api/services/{args.service}/deploy")
+        d = api.post(f"/api/services/{seg(args.service)}/deploy")
         print(f"deployment #{d['id']} queued", flush=True)
     if not args.wait:
         return 0
     d = follow(api, d["id"], show_log=not args.quiet)
     if d["status"] == "SUCCESS":
-        print(f"SUCCESS: {api.get(f'/api/services/{args.service}')['url']}")
+        print(f"SUCCESS: {api.get(f'/api/services/{seg(args.service)}')['url']}")
         return 0
     if d["failure_stage"] == "cancelled":
         print(f"deployment #{d['id']} was cancelled: {d['failure_reason']}", file=sys.stderr)
@@ -71,8 +71,8 @@ def cmd_deploy(args, s):
 
 def cmd_status(args, s):
     api = Api(s)
-    svc = api.get(f"/api/services/{args.service}")
-    deps = api.get(f"/api/services/{args.service}/deployments")
+    svc = api.get(f"/api/services/{seg(args.service)}")
+    deps = api.get(f"/api/services/{seg(args.service)}/deployments")
     print(f"{svc['name']}: {svc['status']}")
     if svc.get("status_detail"):
         print(f"detail: {svc['status_detail']}")
@@ -90,12 +90,12 @@ def cmd_status(args, s):
 def cmd_logs(args, s):
     api = Api(s)
     if args.build:
-        deps = api.get(f"/api/services/{args.service}/deployments")
+        deps = api.get(f"/api/services/{seg(args.service)}/deployments")
         if not deps:
             raise ApiError(f"service '{args.service}' has no deployments yet; run `./renderlite deploy {args.service}`")
         follow(api, deps[0]["id"])
     else:
-        for line in api.get(f"/api/services/{args.service}/logs")["lines"]:
+        for line in api.get(f"/api/services/{seg(args.service)}/logs")["lines"]:
             print(line)
     return 0
 
@@ -103,11 +103,11 @@ def cmd_logs(args, s):
 def cmd_lifecycle(args, s):
     api = Api(s)
     if args.cmd == "delete":
-        api.call("DELETE", f"/api/services/{args.service}")
+        api.call("DELETE", f"/api/services/{seg(args.service)}")
         print(f"deleted {args.service}")
         return 0
     if args.cmd == "rename":
-        svc = api.call("PATCH", f"/api/services/{args.service}", json={"subdomain": args.subdomain})
+        svc = api.call("PATCH", f"/api/services/{seg(args.service)}", json={"subdomain": args.subdomain})
     elif args.cmd == "set":
         changes = {}
         for pair in args.settings:
@@ -115,9 +115,9 @@ def cmd_lifecycle(args, s):
                 raise ApiError(f"{pair!r} is not KEY=VALUE (e.g. health_path=/healthz)")
             k, v = pair.split("=", 1)
             changes[k] = v
-        svc = api.call("PATCH", f"/api/services/{args.service}", json=changes)
+        svc = api.call("PATCH", f"/api/services/{seg(args.service)}", json=changes)
     else:
-        svc = api.post(f"/api/services/{args.service}/{args.cmd}")
+        svc = api.post(f"/api/services/{seg(args.service)}/{args.cmd}")
     if args.cmd == "set":
         print(f"saved; they apply from the next deploy ({svc['name']} is {svc['status']} now)")
     else:
@@ -128,7 +128,7 @@ def cmd_lifecycle(args, s):
 def cmd_deployments(args, s):
     """`deployments S`: the service's deployment history, newest first."""
     print(f"{'#':6} {'STATUS':8} {'COMMIT':16} {'CREATED (UTC)':19}  {'SECS':>6}  REASON")
-    for d in Api(s).get(f"/api/services/{args.service}/deployments"):
+    for d in Api(s).get(f"/api/services/{seg(args.service)}/deployments"):
         what = f"rollback to #{d['rollback_of']}" if d["rollback_of"] else (d["commit_sha"] or "")[:7]
         why = d["failure_reason"] or ""
         print(f"#{d['id']:<5} {d['status']:8} {what:16} {(d['created_at'] or '')[:19].replace('T', ' ')}  "
@@ -141,38 +141,60 @@ def cmd_cancel(args, s):
     api = Api(s)
     target = args.target
     if not target.isdigit():
-        running = [d for d in api.get(f"/api/services/{target}/deployments") if d["status"] in ("QUEUED", "BUILDING")]
+        running = [d for d in api.get(f"/api/services/{seg(target)}/deployments") if d["status"] in ("QUEUED", "BUILDING")]
         if not running:
             raise ApiError(f"service '{target}' has no queued or running deployment to cancel")
         target = str(running[0]["id"])
-    r = api.post(f"/api/deployments/{target}/cancel")
+    r = api.post(f"/api/deployments/{seg(target)}/cancel")
     print(f"deployment #{r['id']}: {r['status']}")
     return 0
 
 
 def cmd_env(args, s):
     api = Api(s)
-    base = f"/api/services/{args.service}/env"
+    base = f"/api/services/{seg(args.service)}/env"
     if args.action == "list":
         for row in api.get(base):
-            value = api.get(f"{base}/{row['key']}/reveal")["value"] if args.reveal else row["value"]
+            value = api.get(f"{base}/{seg(row['key'])}/reveal")["value"] if args.reveal else row["value"]
             print(f"{row['key']}={value}")
         return 0
     if args.action == "unset":
         for key in args.pairs:
-            api.call("DELETE", f"{base}/{key}")
+            api.call("DELETE", f"{base}/{seg(key)}")
             print(f"unset {key}")
         return 0
-    for pair in args.pairs:
-        if "=" not in pair:
-            raise ApiError(f"{pair!r} is not KEY=VALUE; to read a value from a file use KEY=@path")
-        key, value = pair.split("=", 1)
-        if value.startswith("@") and len(value) > 1:
-            with open(value[1:], encoding="utf-8") as f:
-                value = f.read()
-        api.call("PUT", f"{base}/{key}", json={"value": value})
+    values = [env_pair(pair) for pair in args.pairs]   # all checked before any is saved
+    for key, value in values:
+        api.call("PUT", f"{base}/{seg(key)}", json={"value": value})
         print(f"set {key} (takes effect at the next deploy)")
     return 0
+
+
+def env_pair(pair: str) -> tuple[str, str]:
+    """KEY=VALUE; KEY=@path reads the value from a file; KEY=@@text is the literal value @text."""
+    from control.envvars import validate_key
+    from core.errors import ValidationError
+
+    if "=" not in pair:
+        raise ApiError(f"{pair!r} is not KEY=VALUE; to read a value from a file use KEY=@path")
+    key, value = pair.split("=", 1)
+    try:
+        validate_key(key)
+    except ValidationError as e:
+        raise ApiError(f"{e}; nothing was saved") from None
+    if value.startswith("@@"):
+        return key, value[1:]
+    if value.startswith("@") and len(value) > 1:
+        try:
+            with open(value[1:], encoding="utf-8") as f:
+                return key, f.read()
+        except FileNotFoundError:
+            raise ApiError(f"{key}=@{value[1:]}: no such file ({key}=@path reads a file); for a value that starts "
+                           f"with @, write {key}=@{value}; nothing was saved") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ApiError(f"{key}=@{value[1:]}: cannot read it as UTF-8 text ({type(e).__name__}); "
+                           "nothing was saved") from None
+    return key, value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """A small client for the /api routes, used by the CLI commands."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 
 from control import auth
@@ -9,6 +11,15 @@ from core.settings import Settings
 
 class ApiError(Exception):
     pass
+
+
+def seg(value) -> str:
+    """One path segment from user input: quoted whole, so `../../other` cannot become another route
+    (found in review: `env unset web ../../other` deleted the service `other`)."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ApiError(f"{text!r} is not a valid name here")
+    return quote(text, safe="")
 
 
 class Api:

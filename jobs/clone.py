@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -21,9 +22,9 @@ class ClonePlan:
     submodules: bool = False
     max_mb: int = 0            # 0: no size limit
 
-    def argv(self) -> list[str]:
-        argv = ["git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never",
-                "clone", "--depth", "1", "--branch", self.branch, "--single-branch", "--no-tags"]
+    def argv(self, shallow: bool = True) -> list[str]:
+        argv = ["git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never", "clone",
+                *(["--depth", "1"] if shallow else []), "--branch", self.branch, "--single-branch", "--no-tags"]
         return argv + ["--", self.url, str(self.dest)]   # submodules come after, once their URLs are checked
 
     def in_checkout(self, *args: str) -> list[str]:
@@ -149,6 +150,13 @@ def run(plan: ClonePlan, log) -> str:
     log.line(f"==> Cloning {plan.url} (branch {plan.branch}, depth 1)")
     deadline = time.monotonic() + plan.timeout
     code, text = watched(plan, plan.argv(), deadline)
+    if code not in (0, None) and "does not support shallow" in text:
+        # a "dumb" HTTP server (static files, e.g. `git update-server-info` + any web server) cannot
+        # serve depth 1: fetch the one branch whole, under the same time and size limits
+        log.line("    the server speaks git's dumb HTTP protocol, which cannot fetch depth 1: cloning the "
+                 "branch's whole history instead (the size limit still applies)")
+        shutil.rmtree(plan.dest, ignore_errors=True)
+        code, text = watched(plan, plan.argv(shallow=False), deadline)
     if code is None:
         raise CloneError(f"clone of {plan.url} exceeded {plan.timeout} s; check the repository size "
                          "and the network, or raise RENDERLITE_CLONE_TIMEOUT")

@@ -70,7 +70,7 @@ def relative_path(value: str, what: str) -> str:
     if value in ("", "."):
         return ""
     p = PurePosixPath(value)
-    if p.is_absolute() or ".." in p.parts or "\\" in value or "\x00" in value:
+    if p.is_absolute() or ".." in p.parts or "\\" in value or any(ord(c) < 0x20 or c == "\x7f" for c in value):
         raise ValidationError(f"{what} {value!r} must be a path inside the repository, like 'apps/web'")
     return str(p)
 

@@ -15,12 +15,39 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from control import auth, deployments, envvars, lifecycle, projects, views
+from control.service_settings import columns
 from core.errors import NotFound, RenderLiteError, ValidationError
 from core.text import clean
 from jobs.progress import read_lines
+from models import validation
 from models.db import session
 
 log = logging.getLogger("renderlite.api")
+
+
+def narrow(body: dict) -> dict[str, str | None]:
+    """The one shape handlers get: every value a string (or null). JSON numbers and booleans are
+    written as text (validation reads them from there); lists and objects are refused."""
+    out: dict[str, str | None] = {}
+    for key, value in body.items():
+        if value is None or isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            out[key] = str(value)
+        else:
+            raise ValidationError(f"{key!r} must be a string or a number, not a JSON {type(value).__name__}")
+    return out
+
+
+def int_param(req: Request, name: str, default: int) -> int:
+    raw = req.query_params.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit():
+        raise ValidationError(f"query parameter {name}={raw!r} must be a whole number, e.g. {name}={default}")
+    return int(raw)
 
 
 def make_api(platform) -> Starlette:
@@ -42,7 +69,7 @@ def make_api(platform) -> Starlette:
                 return JSONResponse({"error": "request body is not JSON"}, status_code=400)
             def call():
                 with session(platform.engine) as db:
-                    return fn(request, db, body or {})
+                    return fn(request, db, narrow(body or {}))
             try:
                 return JSONResponse(await run_in_threadpool(call))
             except ValidationError as e:
@@ -72,6 +99,10 @@ def make_api(platform) -> Starlette:
     def create_service(req, db, body):
         known = {"project", "name", "repo_url", "branch", "root_dir", "dockerfile_path", "port", "subdomain",
                  "builder", "build_command", "start_command"}
+        missing = [k for k in ("project", "name", "repo_url") if not body.get(k)]
+        if missing:
+            raise ValidationError(f"missing {', '.join(missing)}: send e.g. "
+                                  '{"project": "demo", "name": "web", "repo_url": "https://github.com/you/app"}')
         data = projects.ServiceInput(**{k: v for k, v in body.items() if k in known and v is not None})
         return views.service(projects.create_service(db, data), s)
 
@@ -95,9 +126,9 @@ def make_api(platform) -> Starlette:
         return [views.deployment(d) for d in projects.list_deployments(db, svc.id)]
 
     def get_deployment(req, db, body):
+        start = int_param(req, "log_from", 0)
         d = projects.get_deployment(db, int(req.path_params["id"]))
         out = views.deployment(d)
-        start = int(req.query_params.get("log_from", "0") or 0)
         lines = read_lines(platform.redis, s.redis_prefix, d.id, start)
         if not lines and d.log:
             lines = d.log.splitlines()[start:]
@@ -112,7 +143,7 @@ def make_api(platform) -> Starlette:
         d = projects.get_deployment(db, svc.live_deployment_id)
         try:
             c = platform.docker.containers.get(d.container_id)
-            text = c.logs(tail=int(req.query_params.get("tail", "200"))).decode("utf-8", "replace")
+            text = c.logs(tail=int_param(req, "tail", 200)).decode("utf-8", "replace")
         except (docker.errors.NotFound, docker.errors.NullResource):
             raise NotFound("the live container is gone; deploy again") from None
         return {"lines": clean(text).splitlines()}
@@ -126,6 +157,9 @@ def make_api(platform) -> Starlette:
         name = req.path_params["name"]
         body = dict(body)
         subdomain = body.pop("subdomain", None)
+        columns(body)                      # every change checked before any is saved
+        if subdomain is not None:
+            validation.name(subdomain, "subdomain")
         svc = lifecycle.update_settings(platform, name, body) if body else projects.get_service(db, name)
         if subdomain is not None:
             svc = lifecycle.rename_subdomain(platform, name, subdomain)

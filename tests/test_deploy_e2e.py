@@ -219,3 +219,44 @@ def test_cancel_a_running_build_from_the_cli_and_list_the_history(test_env, api,
     assert f"#{dep}" in r.stdout and "cancelled by a user" in r.stdout
     r = run("cancel", "cancelme")
     assert r.returncode == 1 and "no queued or running deployment" in r.stderr
+
+
+def test_cli_env_names_are_one_path_segment_and_a_bad_pair_saves_nothing(test_env, api, project, git_server, tmp_path):
+    """Found in review and a trial: `env unset web ../../other` deleted the service `other`; `env set`
+    saved the pairs before a bad one; `@value` could not be set and a missing file gave a raw errno."""
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cli", *a], cwd=ROOT, env=test_env,
+                                    capture_output=True, text=True, timeout=60)
+    for name in ("envcli", "bystander"):
+        api.post("/api/services", {"project": project, "name": name, "repo_url": git_server.create(name, samples.python_app("x"))})
+    r = run("env", "unset", "envcli", "../../bystander")
+    assert r.returncode == 1 and "bystander" in [s["name"] for s in api.get("/api/services")]
+
+    r = run("env", "set", "envcli", "GOOD=1", "1BAD=x")
+    assert r.returncode == 1 and "nothing was saved" in r.stderr and api.get("/api/services/envcli/env") == []
+    r = run("env", "set", "envcli", "HANDLE=@notafile")
+    assert r.returncode == 1 and "no such file" in r.stderr and "HANDLE=@@notafile" in r.stderr
+    (tmp_path / "bin").write_bytes(b"\xff\xfe\x00binary")
+    r = run("env", "set", "envcli", f"BLOB=@{tmp_path / 'bin'}")
+    assert r.returncode == 1 and "UTF-8" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "pem").write_text("-----BEGIN X-----\nabc\n-----END X-----\n")
+    r = run("env", "set", "envcli", "HANDLE=@@me", f"PEM=@{tmp_path / 'pem'}")
+    assert r.returncode == 0, r.stderr
+    assert api.get("/api/services/envcli/env/HANDLE/reveal")["value"] == "@me"
+    assert api.get("/api/services/envcli/env/PEM/reveal")["value"] == "-----BEGIN X-----\nabc\n-----END X-----\n"
+
+
+def test_malformed_api_requests_get_422_naming_the_field_and_change_nothing(api, project, git_server):
+    """Found in a trial and a review: missing fields, JSON lists and non-numeric query values gave 500."""
+    auth = {"Authorization": f"Bearer {api.token}"}
+    call = lambda method, path, **kw: httpx.request(method, f"{api.base}{path}", headers=auth, timeout=10, **kw)
+    r = call("POST", "/api/services", json={"name": "x1"})
+    assert r.status_code == 422 and "missing project, repo_url" in r.json()["error"]
+    r = call("POST", "/api/services", json={"project": project, "name": "x2", "repo_url": ["http://h/x"]})
+    assert r.status_code == 422 and "'repo_url' must be a string" in r.json()["error"]
+    r = call("GET", "/api/deployments/1", params={"log_from": "abc"})
+    assert r.status_code == 422 and "log_from" in r.json()["error"]
+    create_service(api, project, git_server, "patchy", samples.python_app("x"))
+    r = call("PATCH", "/api/services/patchy", json={"memory_mb": 300, "subdomain": "Not A Name!"})
+    assert r.status_code == 422 and api.get("/api/services/patchy")["memory_mb"] != 300, "nothing saved"
+    r = call("PATCH", "/api/services/patchy", json={"memory_mb": 300, "submodules": True})
+    assert r.status_code == 200 and r.json()["memory_mb"] == 300

@@ -54,7 +54,7 @@ def test_relative_path_ok(path, expected):
     assert v.relative_path(path, "root directory") == expected
 
 
-@pytest.mark.parametrize("path", ["../etc", "apps/../../x", "a\\b"])
+@pytest.mark.parametrize("path", ["../etc", "apps/../../x", "a\\b", "apps/web\nFROM x", "a\x1b[2Jb"])
 def test_relative_path_escape_rejected(path):
     with pytest.raises(ValidationError):
         v.relative_path(path, "root directory")
@@ -395,3 +395,41 @@ def test_service_limits_refuse_values_that_would_mean_no_limit_or_no_deadline(ch
 def test_a_url_without_scheme_gets_a_suggestion():
     with pytest.raises(ValidationError, match=r"did you mean https://github.com/me/app \?"):
         v.repo_url("github.com/me/app")
+
+
+def test_a_dumb_http_git_server_is_cloned_whole_instead_of_failing(tmp_path):
+    """Found in a trial: a repository served as static files (`git update-server-info` and any web
+    server) failed with "dumb http transport does not support shallow capabilities"."""
+    import functools
+    import http.server
+    import subprocess
+    import threading
+
+    git = lambda *a, cwd=tmp_path: subprocess.run(["git", *a], cwd=cwd, check=True, capture_output=True,
+                                                  env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                                       "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
+                                                       "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"})
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.html").write_text("hi")
+    git("init", "-q", "-b", "main", cwd=tmp_path / "src")
+    git("add", ".", cwd=tmp_path / "src")
+    git("commit", "-q", "-m", "one", cwd=tmp_path / "src")
+    git("clone", "-q", "--bare", "src", "site.git")
+    git("update-server-info", cwd=tmp_path / "site.git")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+    class Log:
+        lines: list[str] = []
+
+        def line(self, text):
+            self.lines.append(text)
+    try:
+        plan = clone.ClonePlan(f"http://127.0.0.1:{srv.server_address[1]}/site.git", "main", tmp_path / "out", 60,
+                               max_mb=50)
+        sha = clone.run(plan, Log())
+    finally:
+        srv.shutdown()
+    assert len(sha) == 40 and (tmp_path / "out" / "index.html").read_text() == "hi"
+    assert any("dumb HTTP" in ln for ln in Log.lines)
