@@ -69,6 +69,7 @@ def tail(container, lines: int = 20) -> str:
 DOCKER_DNS = "127.0.0.11"
 LOOPBACK = ("127.0.0.1", "::1")
 LOOPBACK_GRACE_S = 5   # an app that listens only on loopback this long will not change its mind: fail now
+ELSEWHERE_GRACE_S = 10  # the same for an app that listens on one other port only (the service's port is set)
 
 
 def listening(pid: int) -> list[tuple[str, int]]:
@@ -192,6 +193,7 @@ def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover
     """Wait until the app passes its health check. Returns its IP on the apps network.
     With ``discover``, raise PortFound as soon as the app listens on one other port only."""
     loopback_since: list[float] = []
+    elsewhere_since: list[float] = []
 
     def watch():
         check_alive(container)
@@ -207,6 +209,12 @@ def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover
                 raise StartError(f"{explain_listeners(socks, plan.port)}. Last output:\n{tail(container) or '(no output)'}")
         else:
             loopback_since.clear()
+        if not discover and len({p for _, p in socks}) == 1 and socks[0][1] != plan.port:
+            elsewhere_since.append(time.monotonic())   # e.g. 0.0.0.0:8765 while the service says 5000
+            if elsewhere_since[-1] - elsewhere_since[0] >= ELSEWHERE_GRACE_S:
+                raise StartError(f"{explain_listeners(socks, plan.port)}. Last output:\n{tail(container) or '(no output)'}")
+        else:
+            elsewhere_since.clear()
     try:
         wait_first_pass(lambda: container_ip(container, plan.network), plan.port, spec, watch, log)
     except TimeoutError as e:

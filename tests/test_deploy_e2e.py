@@ -260,3 +260,16 @@ def test_malformed_api_requests_get_422_naming_the_field_and_change_nothing(api,
     assert r.status_code == 422 and api.get("/api/services/patchy")["memory_mb"] != 300, "nothing saved"
     r = call("PATCH", "/api/services/patchy", json={"memory_mb": 300, "submodules": True})
     assert r.status_code == 200 and r.json()["memory_mb"] == 300
+
+
+def test_an_app_on_another_port_than_the_service_says_fails_fast(api, project, git_server):
+    """Found in a trial: with the port set to 3000 and the app on 5005, the deploy waited out the whole
+    60 s start period though it could see where the app listened."""
+    files = samples.python_app("elsewhere", cmd='["sh", "-c", "PORT=5005 exec python app.py"]')
+    api.post("/api/services", {"project": project, "name": "elsewhere", "repo_url": git_server.create("elsewhere", files),
+                               "port": 3000})
+    t = time.monotonic()
+    d = deploy(api, "elsewhere")
+    assert d["status"] == "FAILED" and d["failure_stage"] == "run"
+    assert "listens on 0.0.0.0:5005, not on port 3000; set the service's port to 5005" in d["failure_reason"]
+    assert time.monotonic() - t < 40, "failed within seconds of seeing the port, not at the 60 s deadline"
