@@ -38,16 +38,20 @@ CA_LABEL = "renderlite.ca-sha"
 BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 TRUST = ("COPY ca/ /usr/local/share/ca-certificates/\nRUN update-ca-certificates >/dev/null\n"
          f"ENV NODE_EXTRA_CA_CERTS={BUNDLE} SSL_CERT_FILE={BUNDLE} REQUESTS_CA_BUNDLE={BUNDLE} UV_NATIVE_TLS=1\n")
+# Each image states its runtime's version the way the official images do (PYTHON_VERSION...), so a
+# build can say when the app asks for another one (jobs/dockerfile_gen.version_note). Debian
+# bookworm's versions.
 LAYERS = {
     PYTHON: "FROM {base}\n" + APT.format(pkgs="python3 python3-pip python3-venv ca-certificates") + "\n" + TRUST +
             "RUN ln -sf /usr/bin/python3 /usr/local/bin/python && ln -sf /usr/bin/pip3 /usr/local/bin/pip\n"
-            "ENV PIP_BREAK_SYSTEM_PACKAGES=1 PYTHONUNBUFFERED=1\n",
+            "ENV PIP_BREAK_SYSTEM_PACKAGES=1 PYTHONUNBUFFERED=1 PYTHON_VERSION=3.11\n",
     NODE_DEBIAN: "FROM {base}\n" + APT.format(pkgs="nodejs npm ca-certificates") + "\n" + TRUST,
     # rubygems.org may be unreachable too: rack and puma come from Debian, so a Gemfile needing only
     # them installs offline.
-    RUBY: "FROM {base}\n" + APT.format(pkgs="ruby ruby-bundler ruby-rack puma ca-certificates") + "\n" + TRUST,
+    RUBY: "FROM {base}\n" + APT.format(pkgs="ruby ruby-bundler ruby-rack puma ca-certificates") + "\n" + TRUST +
+          "ENV RUBY_VERSION=3.1\n",
     GO: "FROM {base}\n" + APT.format(pkgs="golang-go ca-certificates") + "\n" + TRUST +
-        "ENV GOTOOLCHAIN=local GOFLAGS=-buildvcs=false\n",
+        "ENV GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOLANG_VERSION=1.19\n",
 }
 # RENDERLITE_BASE_IMAGE_<RUNTIME> values that point zero-config builds at these images.
 OVERRIDES = {"python": PYTHON, "node": NODE_TEMPLATE, "ruby": RUBY, "go": GO, "static": PYTHON, "run": DEBIAN}
@@ -58,7 +62,7 @@ def node_recipe(major: int) -> str:
     """The registry-free Node image of one major version: npm's `node` package brings the binary."""
     npm = " npm@10" if major >= 18 else ""   # Debian's npm 9 is older than what current Node ships with
     return (f"FROM {NODE_DEBIAN}\nRUN npm install -g --no-audit --no-fund node@{major}{npm} && node --version\n"
-            f"ENV NODE_MAJOR={major}\n")
+            f"ENV NODE_MAJOR={major} NODE_VERSION={major}\n")
 
 
 def host_cas() -> dict[str, bytes]:

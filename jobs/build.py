@@ -87,6 +87,7 @@ class BuildPlan:
     files: tuple[tuple[str, str], ...] = ()  # more files the generated Dockerfile copies (the static server)
     decisions: tuple[str, ...] = ()         # why, one build-log line each
     base_vars: tuple[tuple[str, str], ...] = ()   # (base image, the variable that overrides it)
+    versions: tuple = ()                    # dockerfile_gen.Wanted: checked against the base images before the build
     nixpacks: tuple[str, ...] = ()          # the nixpacks argv (kind "nixpacks")
 
 
@@ -163,7 +164,7 @@ def _generated(req: BuildRequest, common: dict) -> BuildPlan:
                   for k, v in dockerfile_gen.stages(rp))
     return BuildPlan(dockerfile=GENERATED, kind="generated", runtime=rp.runtime, generated=text,
                      dockerignore=ignore_text, files=tuple(sorted(dockerfile_gen.extra_files(rp).items())), decisions=("no Dockerfile: zero-config build", *rp.decisions, *notes),
-                     base_vars=bases, **common)
+                     base_vars=bases, versions=tuple(dockerfile_gen.wanted_versions(rp, req.base_images)), **common)
 
 
 def _nixpacks(req: BuildRequest, common: dict, binary: str | None) -> BuildPlan:
@@ -177,6 +178,22 @@ def _nixpacks(req: BuildRequest, common: dict, binary: str | None) -> BuildPlan:
         argv += ["--start-cmd", req.start_command]
     return BuildPlan(dockerfile="", kind="nixpacks", runtime="nixpacks", nixpacks=tuple(argv),
                      decisions=(f"builder: nixpacks ({binary})",), **common)
+
+
+def version_notes(client, p: BuildPlan) -> list[str]:
+    """The runtime versions the app asked for, against what its base images have (after they exist)."""
+    from jobs.dockerfile_gen import version_note
+
+    notes = []
+    for w in p.versions:
+        try:
+            env = (client.images.get(w.image).attrs.get("Config") or {}).get("Env")
+        except docker.errors.APIError:
+            env = None   # not here yet: the build pulls it; what it has is unknown until then
+        note = version_note(w, env)
+        if note:
+            notes.append(note)
+    return notes
 
 
 def prepare(p: BuildPlan) -> None:

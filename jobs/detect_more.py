@@ -73,8 +73,37 @@ def _python_version(root: Path, env: dict, log: list[str]) -> tuple[str, str]:
                                  f"write e.g. 3.12 there, or set PYTHON_VERSION in the service's environment")
             log.append(f"Python {m.group(1)} (from {source}" + (f": {raw})" if raw != m.group(1) else ")"))
             return m.group(1), source
-    log.append(f"Python {DEFAULT_PYTHON} (default: no PYTHON_VERSION, .python-version or runtime.txt)")
+    declared = _requires_python(root)
+    if declared:
+        version, where, raw, exact = declared
+        as_tuple = lambda v: tuple(int(x) for x in v.split("."))   # noqa: E731
+        if exact or as_tuple(version) >= as_tuple(DEFAULT_PYTHON):
+            log.append(f"Python {version} (from {where}: {raw})")
+            return version, where
+        log.append(f"Python {DEFAULT_PYTHON} (default, which {where} allows: {raw})")
+        return DEFAULT_PYTHON, "default"
+    log.append(f"Python {DEFAULT_PYTHON} (default: no PYTHON_VERSION, .python-version, runtime.txt or requires-python)")
     return DEFAULT_PYTHON, "default"
+
+
+def _requires_python(root: Path) -> tuple[str, str, str, bool] | None:
+    """(3.x, where, the constraint, exact) from pyproject.toml's requires-python or Poetry's python
+    dependency: the lowest 3.x the constraint allows (">=3.12", "~=3.11", "^3.10"), or the one it
+    pins ("==3.11.*", "3.11")."""
+    if not (root / "pyproject.toml").is_file():
+        return None
+    try:
+        doc = _pyproject(root)
+        candidates = [("requires-python in pyproject.toml", _table(doc, "project").get("requires-python")),
+                      ("Poetry's python dependency", _table(doc, "tool", "poetry", "dependencies").get("python"))]
+    except BuildError:
+        return None   # the install step reports a broken pyproject.toml with its own message
+    for where, raw in candidates:
+        if isinstance(raw, str):
+            m = re.search(r"(?:>=|~=|==|\^|~)\s*(3\.\d+)", raw) or re.fullmatch(r"\s*(3\.\d+)(?:\.\*)?\s*", raw)
+            if m:
+                return m.group(1), where, raw.strip(), not re.search(r">=|~=|\^|~", raw)
+    return None
 
 
 def _pyproject(root: Path) -> dict:

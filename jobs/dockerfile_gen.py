@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import BuildError
@@ -104,6 +105,52 @@ def stages(plan: RuntimePlan) -> list[tuple[str, str | None]]:
     return [(plan.runtime, plan.version)]
 
 
+# The variable an official image (and RenderLite's local ones) states its runtime's version in.
+VERSION_ENV = {"python": "PYTHON_VERSION", "node": "NODE_VERSION", "go": "GOLANG_VERSION", "ruby": "RUBY_VERSION"}
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A runtime version the app asked for (or the default), and the image that will provide it."""
+    kind: str
+    version: str | None
+    source: str            # where the version came from ("default" when nothing asked)
+    image: str
+    templated: bool        # the image name follows the version ({version} in the setting, or a default)
+
+
+def wanted_versions(plan: RuntimePlan, overrides: dict[str, str]) -> list[Wanted]:
+    out = []
+    for kind, version in stages(plan):
+        if version is None or kind not in VERSION_ENV:
+            continue
+        image, _ = base_image(kind, version, overrides)
+        out.append(Wanted(kind, version, plan.version_source, image,
+                          kind not in overrides or "{version}" in overrides[kind]))
+    return out
+
+
+def version_note(w: Wanted, image_env: list[str] | None) -> str | None:
+    """Pure: the build-log line comparing the version the app asked for with the base image's own
+    (its PYTHON_VERSION, NODE_VERSION... as the official images state it); None when nothing to say."""
+    var = VERSION_ENV[w.kind]
+    have = next((e.split("=", 1)[1] for e in (image_env or []) if e.startswith(var + "=")), None)
+    name = {"python": "Python", "node": "Node", "go": "Go", "ruby": "Ruby"}[w.kind]
+    fix = (f"point RENDERLITE_BASE_IMAGE_{w.kind.upper()} at images named by version (e.g. "
+           f"myregistry/{w.kind}:{{version}}) that include {w.version}")
+    if have is not None:
+        if have == w.version or have.startswith(w.version + "."):
+            return f"{name} {have} in the base image {w.image}"
+        if w.source == "default":
+            return f"{name} {have}: the base image {w.image}'s (the app asks for no version)"
+        return (f"WARNING: the app asks for {name} {w.version} (from {w.source}), but the base image {w.image} has "
+                f"{name} {have}; a build step that needs {w.version} will fail: {fix}")
+    if w.source != "default" and not w.templated:
+        return (f"WARNING: RENDERLITE_BASE_IMAGE_{w.kind.upper()} names one image for every version, so the {w.kind} "
+                f"version detected ({w.version}, from {w.source}) may not be what the app gets: {fix}")
+    return None
+
+
 def generate(plan: RuntimePlan, overrides: dict[str, str]) -> tuple[str, list[str]]:
     """(Dockerfile text, log lines naming the base images)."""
     notes: list[str] = []
@@ -111,10 +158,6 @@ def generate(plan: RuntimePlan, overrides: dict[str, str]) -> tuple[str, list[st
     def base(kind, version):
         image, source = base_image(kind, version, overrides)
         notes.append(f"base image for {kind}: {image} ({source})")
-        if version and plan.version_source != "default" and kind in overrides and "{version}" not in overrides[kind]:
-            notes.append(f"WARNING: {source} names one image for every version, so the {kind} version detected "
-                         f"({version}, from {plan.version_source}) is not what the app gets; put {{version}} in "
-                         f"{source} (e.g. myregistry/{kind}:{{version}}) to follow it")
         return image
 
     build_env = {k: v for k, v in plan.env.items() if k not in RUNTIME_ONLY_ENV}

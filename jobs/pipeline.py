@@ -174,6 +174,8 @@ def source(job: Job, env: dict) -> None:
     build.prepare(plan)
     for image, _var in plan.base_vars:   # a local base image asked for the first time (a new Node major)
         base_images.ensure_for(platform.docker, image, log=lambda m: job.out.line(f"    {m} (first use)"))
+    for note in build.version_notes(platform.docker, plan):
+        job.out.line(f"    {note}")
     job.checkpoint()
     with job.stage("build"):
         build.run(platform.docker, plan, job.out, lambda: ctl.cancel_requested(platform, job.dep.id))

@@ -111,6 +111,11 @@ def test_node_version(tmp_path, files, env, version, source):
 
 @pytest.mark.parametrize("files,version", [
     ({".python-version": "3.11.4\n"}, "3.11"), ({"runtime.txt": "python-3.10.12\n"}, "3.10"), ({}, "3.12"),
+    # found in a trial: a uv project requiring >=3.12 was planned as the default and built on 3.11
+    ({"pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.13"\n'}, "3.13"),
+    ({"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.10"\n'}, "3.12"),   # a minimum the default meets
+    ({"pyproject.toml": '[project]\nrequires-python = "==3.10.*"\n'}, "3.10"),
+    ({"pyproject.toml": '[project]\nrequires-python = "~=3.11.0"\n', ".python-version": "3.12\n"}, "3.12"),
 ])
 def test_python_version(tmp_path, files, version):
     plan = detect(write(tmp_path, {"requirements.txt": "", "Procfile": "web: python a.py\n", **files}))
@@ -395,13 +400,30 @@ def test_a_folder_where_the_generated_dockerfile_goes_is_a_clear_error(tmp_path)
 
 def test_a_base_image_that_ignores_the_detected_version_is_called_out(tmp_path):
     plan = detect(write(tmp_path, {"package.json": PKG_START}), env={"NODE_VERSION": "22"})
-    _, notes = dockerfile_gen.generate(plan, {"node": "local/node:18"})
-    assert any(n.startswith("WARNING: RENDERLITE_BASE_IMAGE_NODE names one image for every version")
-               and "(22, from NODE_VERSION)" in n for n in notes)
-    _, notes = dockerfile_gen.generate(plan, {"node": "local/node:{version}"})
-    assert not any(n.startswith("WARNING") for n in notes) and "local/node:22" in notes[0]
+    [w] = dockerfile_gen.wanted_versions(plan, {"node": "local/node:18"})
+    assert dockerfile_gen.version_note(w, None).startswith(
+        "WARNING: RENDERLITE_BASE_IMAGE_NODE names one image for every version") and "(22, from NODE_VERSION)" in \
+        dockerfile_gen.version_note(w, None)
+    [w] = dockerfile_gen.wanted_versions(plan, {"node": "local/node:{version}"})
+    assert w.image == "local/node:22" and dockerfile_gen.version_note(w, None) is None
 
 
+PY = "renderlite-base/python:3.11"
+
+
+@pytest.mark.parametrize("version,source,image_env,says", [
+    # found in a trial: 3.12 planned by default, built on 3.11 in silence; 3.11 asked for and warned about
+    ("3.12", "default", ["PYTHON_VERSION=3.11"], "Python 3.11: the base image renderlite-base/python:3.11's"),
+    ("3.11", ".python-version", ["PATH=/usr/bin", "PYTHON_VERSION=3.11"], "Python 3.11 in the base image"),
+    ("3.11", ".python-version", ["PYTHON_VERSION=3.11.9"], "Python 3.11.9 in the base image"),
+    ("3.12", "requires-python in pyproject.toml", ["PYTHON_VERSION=3.11"],
+     "WARNING: the app asks for Python 3.12 (from requires-python in pyproject.toml), but the base image "
+     "renderlite-base/python:3.11 has Python 3.11"),
+    ("3.1", ".python-version", ["PYTHON_VERSION=3.11"], "WARNING: the app asks for Python 3.1 "),
+])
+def test_the_base_images_own_version_is_checked_against_the_apps(version, source, image_env, says):
+    w = dockerfile_gen.Wanted("python", version, source, PY, templated=False)
+    assert dockerfile_gen.version_note(w, image_env).startswith(says)
 def test_local_node_images_follow_the_version_and_the_default_matches_detection():
     from jobs import base_images
     from jobs.detect import NODE_NEWEST
