@@ -125,8 +125,9 @@ def go_live(db: Session, dep_id: int, service_id: int, **values) -> bool:
     return True
 
 
-def fail(db: Session, dep_id: int, stage: str, reason: str, **values) -> bool:
-    return _transition(db, dep_id, [DS.QUEUED.value, DS.BUILDING.value], status=DS.FAILED.value,
+def fail(db: Session, dep_id: int, stage: str, reason: str, only_from: tuple[str, ...] = (DS.QUEUED.value, DS.BUILDING.value),
+         **values) -> bool:
+    return _transition(db, dep_id, list(only_from), status=DS.FAILED.value,
                        failure_stage=stage, failure_reason=reason, finished_at=utcnow(), **values)
 
 
@@ -200,8 +201,10 @@ def cancel(platform, dep_id: int) -> str:
         if dep is None:
             from core.errors import NotFound
             raise NotFound(f"deployment {dep_id} not found")
-        if fail(db, dep_id, "cancelled", "cancelled by a user before it started") if dep.status == DS.QUEUED.value else False:
+        if dep.status == DS.QUEUED.value and fail(db, dep_id, "cancelled", "cancelled by a user before it started",
+                                                  only_from=(DS.QUEUED.value,)):
             return "FAILED"
+        db.refresh(dep)   # a worker may have claimed it between the read and the update (found in review)
         if dep.status == DS.BUILDING.value:
             platform.redis.set(_cancel_key(platform, dep_id), "1", ex=24 * 3600)
             return "CANCELLING"

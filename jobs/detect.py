@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import BuildError
-from jobs.detect_more import first_line, read_text
+from jobs.detect_more import first_line, inside, read_text
 
 NODE_LTS = {"argon": 4, "boron": 6, "carbon": 8, "dubnium": 10, "erbium": 12, "fermium": 14,
             "gallium": 16, "hydrogen": 18, "iron": 20, "jod": 22, "krypton": 24}
@@ -151,7 +151,7 @@ def _node(root, env, log, build, start):
         return dict(plan, start=f"{pm} start" if pm != "bun" else "bun run start")
     main = pkg.get("main") if isinstance(pkg.get("main"), str) else None
     for file, why in ((main, "main in package.json"), ("server.js", "server.js, npm's default start")):
-        if file and (root / file).is_file():
+        if file and (root / file).is_file() and inside(root, root / file):   # "main": "/etc/shadow" is not the app
             log.append(f"start: `node {file}` ({why}; no start script)")
             return dict(plan, start=f"node {shlex.quote(file)}")
     if build or (root / "index.html").is_file():

@@ -78,7 +78,10 @@ def claim(platform, deployment_id: int) -> Job | str:
             return DS.FAILED.value
         ctl.forget_progress(platform, [dep.id])   # a reused number's leftovers (log, cancel request)
         svc = db.get(Service, dep.service_id)
-        project = db.get(Project, svc.project_id)
+        project = db.get(Project, svc.project_id) if svc else None
+        if project is None:   # deleted between the request and now
+            ctl.fail(db, dep.id, "queue", "the service was deleted before this deployment started")
+            return DS.FAILED.value
         if not ctl.start_building(db, dep.id):
             return DS.FAILED.value
         ctl.set_service_status(db, svc.id, ServiceStatus.BUILDING)

@@ -83,3 +83,31 @@ def test_an_older_waiting_deployment_never_runs_after_a_newer_one(engine):
         assert ctl.start_building(db, new.id) and ctl.succeed(db, new.id)
         assert ctl.newer_queued(db, old).id == new.id, "a finished newer deployment supersedes it too"
         assert ctl.newer_queued(db, new) is None
+
+
+def test_a_cancel_racing_the_claim_still_reaches_the_build(engine, test_env, monkeypatch):
+    """Found in review: a worker claimed the deployment between cancel()'s read and its update; cancel
+    then said "already finished (QUEUED)" and the build went ahead."""
+    import types
+
+    import redis
+
+    with session(engine) as db:
+        projects.create_project(db, "race")
+        svc = projects.create_service(db, projects.ServiceInput(project="race", name="race", repo_url="https://h/r.git"))
+        dep = Deployment(service_id=svc.id)
+        db.add(dep)
+        db.commit()
+        dep_id = dep.id
+    real_fail = ctl.fail
+
+    def claimed_meanwhile(db, i, *a, **k):
+        with session(engine) as other:            # the worker's claim lands first
+            assert ctl.start_building(other, i)
+        return real_fail(db, i, *a, **k)
+    monkeypatch.setattr(ctl, "fail", claimed_meanwhile)
+    r = redis.Redis.from_url(test_env["REDIS_URL"])
+    platform = types.SimpleNamespace(engine=engine, redis=r, settings=types.SimpleNamespace(redis_prefix="racetest:"))
+    assert ctl.cancel(platform, dep_id) == "CANCELLING"
+    assert ctl.cancel_requested(platform, dep_id)
+    r.delete(f"racetest:cancel:{dep_id}")

@@ -144,6 +144,7 @@ def test_python_version(tmp_path, files, version):
     ({"pyproject.toml": '[project]\ndependencies = "flask"\n'}, "must be a list of strings"),
     ({"pyproject.toml": '[tool.poetry]\ndependencies = ["a"]\n'}, r"tool.poetry.dependencies must be a table"),
     ({"package.json": "[" * 100_000}, "package.json is not valid JSON"),
+    ({"package.json": json.dumps({"main": "/etc/passwd"})}, "add a start script"),   # not a file of the app
 ])
 def test_detection_failures_say_what_to_do(tmp_path, files, message):
     with pytest.raises(BuildError) as e:
@@ -192,10 +193,18 @@ def test_generated_go_and_node_static_builds_are_multi_stage(tmp_path):
     assert "FROM local/static" in text and "COPY --from=build --chown=10001:10001 /site /app/site" in text
 
 
-def test_start_commands_with_shell_syntax_are_not_exec_wrapped(tmp_path):
-    plan = detect(write(tmp_path, {"requirements.txt": "", "Procfile": "web: python migrate.py && python app.py\n"}))
+@pytest.mark.parametrize("web,cmd", [
+    ("python migrate.py && python app.py", "python migrate.py && python app.py"),
+    ("( node server.js )", "( node server.js )"),                 # found in review: `exec ( ...` is a syntax error
+    ("FOO=bar node server.js", "FOO=bar node server.js"),         # `exec FOO=bar ...` runs a command named FOO=bar
+    ("if true; then node s.js; fi", "if true; then node s.js; fi"),
+    ("node server.js --port $PORT", "exec node server.js --port $PORT"),
+    ("bin/rails server -b 0.0.0.0", "exec bin/rails server -b 0.0.0.0"),
+])
+def test_start_commands_are_exec_wrapped_only_when_safe(tmp_path, web, cmd):
+    plan = detect(write(tmp_path, {"requirements.txt": "", "Procfile": f"web: {web}\n"}))
     text, _ = dockerfile_gen.generate(plan, {})
-    assert json.loads(text.splitlines()[-1][4:]) == ["/bin/sh", "-c", "python migrate.py && python app.py"]
+    assert json.loads(text.splitlines()[-1][4:]) == ["/bin/sh", "-c", cmd]
 
 
 # -------------------------------------------------------------- builder choice
