@@ -95,7 +95,11 @@ def cmd_logs(args, s):
             raise ApiError(f"service '{args.service}' has no deployments yet; run `./renderlite deploy {args.service}`")
         follow(api, deps[0]["id"])
     else:
-        for line in api.get(f"/api/services/{seg(args.service)}/logs")["lines"]:
+        out = api.get(f"/api/services/{seg(args.service)}/logs")
+        if out.get("note"):
+            raise ApiError(f"{out['note']}; deploy it with `./renderlite deploy {args.service}`, or see its build "
+                           f"with `./renderlite logs {args.service} --build`")
+        for line in out["lines"]:
             print(line)
     return 0
 
@@ -130,7 +134,7 @@ def cmd_deployments(args, s):
     print(f"{'#':6} {'STATUS':8} {'COMMIT':16} {'CREATED (UTC)':19}  {'SECS':>6}  REASON")
     for d in Api(s).get(f"/api/services/{seg(args.service)}/deployments"):
         what = f"rollback to #{d['rollback_of']}" if d["rollback_of"] else (d["commit_sha"] or "")[:7]
-        why = d["failure_reason"] or ""
+        why = " ".join((d["failure_reason"] or "").split())   # one row per deployment: the reason on one line
         print(f"#{d['id']:<5} {d['status']:8} {what:16} {(d['created_at'] or '')[:19].replace('T', ' ')}  "
               f"{d['duration_s'] if d['duration_s'] is not None else '':>6}  {why[:100]}".rstrip())
     return 0

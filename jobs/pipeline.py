@@ -42,6 +42,7 @@ class Job:
     project: Project
     out: DeployLog
     workdir: Path
+    root_said: bool = False     # the build already told the log the image runs as root
 
     @property
     def tag(self) -> str:
@@ -190,6 +191,7 @@ def source(job: Job, env: dict) -> None:
     job.record(runs_as_root=root)
     if root:
         job.out.line("==> The image runs as root: add a USER line to its Dockerfile (the dashboard flags it)")
+        job.root_said = True
         if s.require_non_root:
             raise BuildError("the image runs as root, and this installation refuses root images "
                              "(RENDERLITE_REQUIRE_NON_ROOT); add `USER <non-root user>` to the Dockerfile")
@@ -237,7 +239,7 @@ def check_user(job: Job, container) -> None:
     if uid is None:
         return
     job.record(runs_as_root=uid == 0)
-    if uid == 0:
+    if uid == 0 and not job.root_said:   # a rollback, or USER naming a uid-0 account: the build did not say it
         job.out.line("==> The app runs as root (uid 0): add a USER line to its Dockerfile (the dashboard flags it)")
         if job.platform.settings.require_non_root:
             raise StartError("the app runs as root (uid 0), and this installation refuses that "

@@ -228,6 +228,8 @@ def test_cli_env_names_are_one_path_segment_and_a_bad_pair_saves_nothing(test_en
                                     capture_output=True, text=True, timeout=60)
     for name in ("envcli", "bystander"):
         api.post("/api/services", {"project": project, "name": name, "repo_url": git_server.create(name, samples.python_app("x"))})
+    r = run("logs", "envcli")   # never deployed: say so, not an empty success (found in a trial)
+    assert r.returncode == 1 and "no live deployment" in r.stderr and "./renderlite deploy envcli" in r.stderr
     r = run("env", "unset", "envcli", "../../bystander")
     assert r.returncode == 1 and "bystander" in [s["name"] for s in api.get("/api/services")]
 
@@ -273,3 +275,15 @@ def test_an_app_on_another_port_than_the_service_says_fails_fast(api, project, g
     assert d["status"] == "FAILED" and d["failure_stage"] == "run"
     assert "listens on 0.0.0.0:5005, not on port 3000; set the service's port to 5005" in d["failure_reason"]
     assert time.monotonic() - t < 40, "failed within seconds of seeing the port, not at the 60 s deadline"
+
+
+def test_a_root_image_is_flagged_once(api, project, git_server, platform_up):
+    """Found in a trial: the log said it twice (the image's config, then the running process)."""
+    files = samples.python_app("rooted")
+    files["Dockerfile"] = files["Dockerfile"].replace("USER nobody\n", "")
+    create_service(api, project, git_server, "rooted", files)
+    d = deploy(api, "rooted")
+    assert d["status"] == "SUCCESS" and d["runs_as_root"] is True, d["failure_reason"]
+    log = "\n".join(api.get(f"/api/deployments/{d['id']}")["log_lines"])
+    assert log.count("runs as root") == 1, log
+    assert edge_get(platform_up, "rooted").text == "hello from rooted\n"
