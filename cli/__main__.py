@@ -48,11 +48,14 @@ def follow(api: Api, dep_id: int, show_log: bool = True) -> dict:
 
 
 def cmd_deploy(args, s):
-    """`deploy S` and `rollback S [--to N]`: queue, then (with --wait) follow to the end."""
+    """`deploy S`, `rollback S [--to N]` and `redeploy S`: queue, then (with --wait) follow to the end."""
     api = Api(s)
     if args.cmd == "rollback":
         d = api.post(f"/api/services/{seg(args.service)}/rollback", {"deployment_id": args.to} if args.to else {})
         print(f"deployment #{d['id']} queued: rollback to #{d['rollback_of']}", flush=True)
+    elif args.cmd == "redeploy":
+        d = api.post(f"/api/services/{seg(args.service)}/redeploy")
+        print(f"deployment #{d['id']} queued: the live image of #{d['rollback_of']} with today's settings", flush=True)
     else:
         d = api.post(f"/api/services/{seg(args.service)}/deploy")
         print(f"deployment #{d['id']} queued", flush=True)
@@ -170,7 +173,7 @@ def cmd_env(args, s):
     values = [env_pair(pair) for pair in args.pairs]   # all checked before any is saved
     for key, value in values:
         api.call("PUT", f"{base}/{seg(key)}", json={"value": value})
-        print(f"set {key} (takes effect at the next deploy)")
+        print(f"set {key} (takes effect at the next deploy; `./renderlite redeploy {args.service}` applies it now)")
     return 0
 
 
@@ -246,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     rb.add_argument("--to", type=int, default=None, help="the deployment number to roll back to")
     rb.add_argument("--wait", action="store_true", help="follow the log; exit 0 only on SUCCESS")
     rb.add_argument("--quiet", action="store_true")
+    rd = sub.add_parser("redeploy", help="replace the live container with a new one of the same image, with today's "
+                                         "settings and environment variables, without downtime (no clone or build)")
+    rd.add_argument("service")
+    rd.add_argument("--wait", action="store_true", help="follow the log; exit 0 only on SUCCESS")
+    rd.add_argument("--quiet", action="store_true")
     st = sub.add_parser("status", help="status and URL of a service")
     st.add_argument("service")
     lg = sub.add_parser("logs", help="runtime logs of a service (or --build for the latest build log)")
@@ -308,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("projects create needs a NAME")
         if args.cmd == "services" and args.action == "create" and not (args.project and args.name and args.repo):
             ap.error("services create needs --project, --name and --repo")
-        handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy, "rollback": cmd_deploy,
+        handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy, "rollback": cmd_deploy, "redeploy": cmd_deploy,
                    "status": cmd_status, "logs": cmd_logs, "stop": cmd_lifecycle, "start": cmd_lifecycle,
                    "restart": cmd_lifecycle, "delete": cmd_lifecycle, "rename": cmd_lifecycle,
                    "set": cmd_lifecycle, "env": cmd_env, "deployments": cmd_deployments,

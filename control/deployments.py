@@ -65,12 +65,20 @@ def rollback_target(db: Session, svc: Service, deployment_id: int | None) -> Dep
 
 
 def request_deploy(platform, service_ref: str | int, rollback_to: int | None = None,
-                   rollback: bool = False) -> Deployment:
-    """Queue a deployment: a fresh one from the branch, or (``rollback``) a redeploy of an earlier
-    deployment's image, the previous successful one unless ``rollback_to`` names it."""
+                   rollback: bool = False, rerun: bool = False) -> Deployment:
+    """Queue a deployment: a fresh one from the branch, (``rollback``) a redeploy of an earlier
+    deployment's image, the previous successful one unless ``rollback_to`` names it, or (``rerun``)
+    the live image again with today's settings and environment: a restart without downtime."""
+    from core.errors import NotFound
+
     with session(platform.engine) as db:
         svc = get_service(db, service_ref)
-        source = rollback_target(db, svc, rollback_to).id if rollback or rollback_to is not None else None
+        if rerun:
+            if not svc.live_deployment_id:
+                raise NotFound(f"service '{svc.name}' has no live deployment to redeploy; deploy it first")
+            source = svc.live_deployment_id
+        else:
+            source = rollback_target(db, svc, rollback_to).id if rollback or rollback_to is not None else None
         dep = Deployment(service_id=svc.id, source_deployment_id=source)
         db.add(dep)
         db.commit()

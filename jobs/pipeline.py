@@ -149,8 +149,9 @@ def source(job: Job, env: dict) -> None:
         with session(platform.engine) as db:
             src = db.get(Deployment, job.dep.source_deployment_id)
         old_tag = f"{job.repo}:{src.id}"
-        job.out.line(f"==> Rolling back to deployment #{src.id} (commit {(src.commit_sha or '?')[:7]}): "
-                     "reusing its image, no clone or build; environment variables are today's")
+        what = "Redeploying the live" if src.id == job.svc.live_deployment_id else "Rolling back to"
+        job.out.line(f"==> {what} deployment #{src.id} (commit {(src.commit_sha or '?')[:7]}): "
+                     "reusing its image, no clone or build; settings and environment variables are today's")
         try:
             platform.docker.images.get(old_tag).tag(job.repo, str(job.dep.id))
         except docker.errors.ImageNotFound:

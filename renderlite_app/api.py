@@ -121,6 +121,9 @@ def make_api(platform) -> Starlette:
                                          rollback_to=int(target) if target is not None else None)
         return views.deployment(dep)
 
+    def redeploy(req, db, body):
+        return views.deployment(deployments.request_deploy(platform, req.path_params["name"], rerun=True))
+
     def list_deployments(req, db, body):
         svc = projects.get_service(db, req.path_params["name"])
         return [views.deployment(d) for d in projects.list_deployments(db, svc.id)]
@@ -204,6 +207,7 @@ def make_api(platform) -> Starlette:
         Route("/api/services/{name}", guarded(delete_service), methods=["DELETE"]),
         Route("/api/services/{name}/deploy", guarded(deploy), methods=["POST"]),
         Route("/api/services/{name}/rollback", guarded(rollback), methods=["POST"]),
+        Route("/api/services/{name}/redeploy", guarded(redeploy), methods=["POST"]),
         Route("/api/services/{name}/stop", guarded(lifecycle_action("stop")), methods=["POST"]),
         Route("/api/services/{name}/start", guarded(lifecycle_action("start")), methods=["POST"]),
         Route("/api/services/{name}/restart", guarded(lifecycle_action("restart")), methods=["POST"]),

@@ -82,6 +82,23 @@ class ServiceActions(ServiceState):
                 self.notice = {"stop": "stopped", "start": "started", "restart": "restarted"}[action]
 
     @rx.event(background=True)
+    async def redeploy(self):
+        """The live image again, with today's settings and environment, switched without downtime."""
+        async with self:
+            ref = self._ref
+        result = {}
+
+        def queue(p, ref):
+            result["dep"] = request_deploy(p, ref, rerun=True)
+        ok = await self._run("redeploy", queue, ref)
+        if ok is None:
+            return rx.redirect("/login")
+        if ok:
+            async with self:
+                self._select(result["dep"].id)
+                self._refresh()
+
+    @rx.event(background=True)
     async def rollback(self, dep_id: str):
         async with self:
             ref = self._ref

@@ -83,3 +83,23 @@ def test_crash_loop_is_bounded_and_shown(api, project, git_server, platform_up, 
     c.reload()
     assert c.status == "exited" and c.attrs["RestartCount"] == count, "RenderLite stopped the crash loop"
     assert edge_get(platform_up, "crashy").status_code == 503
+
+
+def test_a_rename_under_traefik_redeploys_so_the_labels_carry_the_new_name(api, project, git_server, platform_up,
+                                                                          docker_client):
+    """Found in review: Traefik reads a container's labels once, at creation; a rename left the old
+    Host rule in place and the new name unrouted until the next deploy."""
+    import dataclasses
+
+    from control import lifecycle
+    from core.wiring import build
+
+    first = deployed(api, project, git_server, "labelled", samples.python_app("lab"))
+    traefik = build(dataclasses.replace(platform_up, edge="traefik"))
+    lifecycle.rename_subdomain(traefik, "labelled", "relabelled")
+    rerun = eventually(lambda: [d for d in api.get("/api/services/labelled/deployments") if d["id"] != first["id"]], 10)
+    assert rerun and rerun[0]["rollback_of"] == first["id"]
+    d = wait_deploy(api, rerun[0]["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    labels = docker_client.containers.get(f"rl-test-labelled-{d['id']}").labels
+    assert any(v == "Host(`relabelled.localhost`)" for k, v in labels.items() if k.endswith(".rule")), labels

@@ -100,6 +100,28 @@ def test_redeploy_of_an_app_that_closes_every_connection_drops_no_request(api, p
         assert switches(poller.answers) == [f"hello from v{n - 1}", f"hello from v{n}"], switches(poller.answers)
 
 
+def test_redeploy_applies_new_variables_to_the_live_image_without_dropping_a_request(api, project, git_server,
+                                                                                    platform_up):
+    """`restart` restarts the container in place (same variables, a short gap); `redeploy` starts a new
+    container of the live image with today's settings and variables and switches like a deploy."""
+    import json
+
+    api.post("/api/services", {"project": project, "name": "rerun", "repo_url": git_server.create("rerun", samples.env_app())})
+    first = wait_deploy(api, api.post("/api/services/rerun/deploy")["id"])
+    assert first["status"] == "SUCCESS", first["failure_reason"]
+    api.call("PUT", "/api/services/rerun/env/GREETING", json={"value": "hello again"})
+    deps = []
+    poller = polled(platform_up, "rerun",
+                    lambda: deps.append(wait_deploy(api, api.post("/api/services/rerun/redeploy")["id"])), interval=0.05)
+    d = deps[0]
+    assert d["status"] == "SUCCESS" and d["rollback_of"] == first["id"], d["failure_reason"]
+    assert poller.failures == [], poller.failures[:5]
+    seen = [json.loads(a).get("GREETING") for a in switches(poller.answers)]
+    assert seen == [None, "hello again"], seen
+    log = "\n".join(api.get(f"/api/deployments/{d['id']}")["log_lines"])
+    assert "Redeploying the live deployment" in log and "Cloning" not in log
+
+
 def test_unhealthy_new_version_keeps_old_and_logs_probes(api, project, git_server, platform_up):
     url = git_server.create("picky", samples.python_app("v1"))
     api.post("/api/services", {"project": project, "name": "picky", "repo_url": url, "port": 3000})

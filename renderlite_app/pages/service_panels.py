@@ -19,6 +19,10 @@ def action_bar() -> rx.Component:
         rx.cond(S["status"] == "stopped", _busy_button("Start", "start", variant="soft"),
                 _busy_button("Stop", "stop", variant="soft", color_scheme="gray")),
         _busy_button("Restart", "restart", variant="soft"),
+        rx.tooltip(rx.button(rx.cond(A.busy == "redeploy", rx.spinner(size="1"), rx.fragment()), "Redeploy",
+                             on_click=A.redeploy, disabled=A.busy != "", id="redeploy-button", variant="soft"),
+                   content="A new container of the live image with today's settings and variables, "
+                           "switched without downtime (no build)"),
         rx.alert_dialog.root(
             rx.alert_dialog.trigger(rx.button("Delete", color_scheme="red", variant="soft", id="delete-button",
                                               on_click=A.ask_delete(True), disabled=A.busy != "")),
