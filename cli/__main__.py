@@ -55,7 +55,7 @@ def cmd_deploy(args, s):
         print(f"deployment #{d['id']} queued: rollback to #{d['rollback_of']}", flush=True)
     elif args.cmd == "redeploy":
         d = api.post(f"/api/services/{seg(args.service)}/redeploy")
-        print(f"deployment #{d['id']} queued: the live image of #{d['rollback_of']} with today's settings", flush=True)
+        print(f"deployment #{d['id']} queued: the live image again, with today's settings and variables", flush=True)
     else:
         d = api.post(f"/api/services/{seg(args.service)}/deploy")
         print(f"deployment #{d['id']} queued", flush=True)
@@ -136,7 +136,8 @@ def cmd_deployments(args, s):
     """`deployments S`: the service's deployment history, newest first."""
     print(f"{'#':6} {'STATUS':8} {'COMMIT':16} {'CREATED (UTC)':19}  {'SECS':>6}  REASON")
     for d in Api(s).get(f"/api/services/{seg(args.service)}/deployments"):
-        what = f"rollback to #{d['rollback_of']}" if d["rollback_of"] else (d["commit_sha"] or "")[:7]
+        what = (f"rollback to #{d['rollback_of']}" if d["rollback_of"] else
+                f"redeploy of #{d['redeploy_of']}" if d.get("redeploy_of") else (d["commit_sha"] or "")[:7])
         why = " ".join((d["failure_reason"] or "").split())   # one row per deployment: the reason on one line
         print(f"#{d['id']:<5} {d['status']:8} {what:16} {(d['created_at'] or '')[:19].replace('T', ' ')}  "
               f"{d['duration_s'] if d['duration_s'] is not None else '':>6}  {why[:100]}".rstrip())

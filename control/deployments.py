@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from core.errors import RenderLiteError
@@ -44,8 +44,38 @@ def requeue_lost(platform, older_than_s: float = PENDING_TTL_S) -> list[int]:
     return lost
 
 
+REDEPLOY = "redeploy"
+
+
+def origins(db: Session, service_id: int) -> dict[int, int]:
+    """Deployment id -> the deployment whose build made its image. A rollback or redeploy reuses
+    its source's image; rows from before the column existed follow the source chain."""
+    rows = {d.id: d for d in db.exec(select(Deployment).where(Deployment.service_id == service_id)).all()}
+    out: dict[int, int] = {}
+    for dep_id in rows:
+        d, hops = rows[dep_id], 0
+        while d.image_origin_id is None and d.source_deployment_id in rows and hops < 100:
+            d, hops = rows[d.source_deployment_id], hops + 1
+        out[dep_id] = d.image_origin_id or d.id
+    return out
+
+
+def kept_versions(successes: list[int], origin: dict[int, int], keep: int) -> set[int]:
+    """Pure: the deployments whose images to keep for rollback: those of the last ``keep`` distinct
+    images among the successful ones (newest first). Redeploys share their source's image, so
+    they do not push a real earlier version out (found in a trial)."""
+    versions: list[int] = []
+    for dep_id in successes:
+        o = origin.get(dep_id, dep_id)
+        if o not in versions:
+            versions.append(o)
+    wanted = set(versions[:keep])
+    return {d for d in successes if origin.get(d, d) in wanted} | wanted
+
+
 def rollback_target(db: Session, svc: Service, deployment_id: int | None) -> Deployment:
-    """The earlier deployment to roll back to: the one named, or the last success before the live one."""
+    """The earlier deployment to roll back to: the one named, or the last success before the live one
+    with another image (redeploys of the live image are not an earlier version)."""
     from core.errors import NotFound, ValidationError
 
     q = select(Deployment).where(Deployment.service_id == svc.id, Deployment.status == DS.SUCCESS.value)
@@ -55,10 +85,13 @@ def rollback_target(db: Session, svc: Service, deployment_id: int | None) -> Dep
             raise NotFound(f"service '{svc.name}' has no successful deployment #{deployment_id} to roll back to; "
                            f"pick one from `./renderlite deployments {svc.name}` or the dashboard")
     else:
-        older = q.where(Deployment.id < (svc.live_deployment_id or 0)).order_by(Deployment.id.desc())
-        target = db.exec(older).first()
+        origin = origins(db, svc.id)
+        live = origin.get(svc.live_deployment_id or 0)
+        older = db.exec(q.where(Deployment.id < (svc.live_deployment_id or 0)).order_by(Deployment.id.desc())).all()
+        target = next((d for d in older if origin.get(d.id) != live), None)
         if target is None:
-            raise NotFound(f"service '{svc.name}' has no earlier successful deployment to roll back to")
+            raise NotFound(f"service '{svc.name}' has no earlier successful deployment with another image to roll "
+                           "back to")
     if target.id == svc.live_deployment_id:
         raise ValidationError(f"deployment #{target.id} is already live")
     return target
@@ -76,10 +109,10 @@ def request_deploy(platform, service_ref: str | int, rollback_to: int | None = N
         if rerun:
             if not svc.live_deployment_id:
                 raise NotFound(f"service '{svc.name}' has no live deployment to redeploy; deploy it first")
-            source = svc.live_deployment_id
+            source = svc.live_deployment_id   # the worker takes what is live when it runs
         else:
             source = rollback_target(db, svc, rollback_to).id if rollback or rollback_to is not None else None
-        dep = Deployment(service_id=svc.id, source_deployment_id=source)
+        dep = Deployment(service_id=svc.id, source_deployment_id=source, kind=REDEPLOY if rerun else None)
         db.add(dep)
         db.commit()
         db.refresh(dep)
@@ -141,8 +174,10 @@ def fail(db: Session, dep_id: int, stage: str, reason: str, only_from: tuple[str
 
 def newer_queued(db: Session, dep: Deployment) -> Deployment | None:
     """A newer deployment of the same service, whatever its state: the member's latest intent. An
-    older one still waiting must not run after it (and go live over it)."""
-    return db.exec(select(Deployment).where(Deployment.service_id == dep.service_id, Deployment.id > dep.id)
+    older one still waiting must not run after it (and go live over it). A redeploy is no such
+    intent: it takes whatever is live when it runs, so a deploy waiting before it still runs."""
+    return db.exec(select(Deployment).where(Deployment.service_id == dep.service_id, Deployment.id > dep.id,
+                                            or_(Deployment.kind.is_(None), Deployment.kind != REDEPLOY))
                    .order_by(Deployment.id.desc())).first()
 
 

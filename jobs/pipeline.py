@@ -143,26 +143,25 @@ def deploy(platform, deployment_id: int) -> str:
 
 
 def source(job: Job, env: dict) -> None:
-    """Produce the image ``job.tag``: reuse an earlier deployment's (rollback) or clone and build."""
+    """Produce the image ``job.tag``: reuse an earlier deployment's (rollback), the live one's
+    (redeploy), or clone and build."""
     platform, svc, s = job.platform, job.svc, job.platform.settings
-    if job.dep.source_deployment_id:
-        with session(platform.engine) as db:
-            src = db.get(Deployment, job.dep.source_deployment_id)
-        old_tag = f"{job.repo}:{src.id}"
-        what = "Redeploying the live" if src.id == job.svc.live_deployment_id else "Rolling back to"
-        job.out.line(f"==> {what} deployment #{src.id} (commit {(src.commit_sha or '?')[:7]}): "
-                     "reusing its image, no clone or build; settings and environment variables are today's")
-        try:
-            platform.docker.images.get(old_tag).tag(job.repo, str(job.dep.id))
-        except docker.errors.ImageNotFound:
-            raise DeployError(f"the image of deployment #{src.id} was removed (RenderLite keeps the images of the "
-                              f"last {s.keep_images} deployments); deploy that commit again instead") from None
-        job.record(commit_sha=src.commit_sha, build_plan=src.build_plan, runs_as_root=src.runs_as_root)
+    source_id = job.dep.source_deployment_id
+    if job.dep.kind == ctl.REDEPLOY:
+        # what is live now (the service's lock is held), not what was live when it was queued: a
+        # redeploy pressed right after a deploy must not put the older version back (found in a trial)
+        if not svc.live_deployment_id:
+            raise DeployError("the service has no live deployment to redeploy (it was never deployed, or its "
+                              "deployments failed); deploy it")
+        source_id = svc.live_deployment_id
+        job.record(source_deployment_id=source_id)
+    if source_id:
+        reuse_image(job, source_id)
         return
     with job.stage("clone"):
         sha = clone.run(clone.ClonePlan(svc.repo_url, svc.branch, job.workdir / "src", s.clone_timeout,
                                         submodules=svc.submodules, max_mb=s.clone_max_mb), job.out)
-    job.record(commit_sha=sha)
+    job.record(commit_sha=sha, image_origin_id=job.dep.id)
     plan = build.plan(build.BuildRequest(
         checkout=job.workdir / "src", tag=job.tag, timeout=s.build_timeout,
         root_dir=svc.root_dir, dockerfile_path=svc.dockerfile_path, builder=svc.builder,
@@ -196,6 +195,28 @@ def source(job: Job, env: dict) -> None:
         if s.require_non_root:
             raise BuildError("the image runs as root, and this installation refuses root images "
                              "(RENDERLITE_REQUIRE_NON_ROOT); add `USER <non-root user>` to the Dockerfile")
+
+
+def reuse_image(job: Job, source_id: int) -> None:
+    """Tag the image of deployment ``source_id`` (or of the build that made it) as this deployment's."""
+    platform, s = job.platform, job.platform.settings
+    with session(platform.engine) as db:
+        src = db.get(Deployment, source_id)
+        origin = ctl.origins(db, job.svc.id).get(source_id, source_id)
+    what = "Redeploying the live" if job.dep.kind == ctl.REDEPLOY else "Rolling back to"
+    job.out.line(f"==> {what} deployment #{src.id} (commit {(src.commit_sha or '?')[:7]}): "
+                 "reusing its image, no clone or build; settings and environment variables are today's")
+    for tag in dict.fromkeys((f"{job.repo}:{src.id}", f"{job.repo}:{origin}")):
+        try:
+            platform.docker.images.get(tag).tag(job.repo, str(job.dep.id))
+            break
+        except docker.errors.ImageNotFound:
+            continue
+    else:
+        raise DeployError(f"the image of deployment #{src.id} was removed (RenderLite keeps the images of the "
+                          f"last {s.keep_images} versions); deploy that commit again instead")
+    job.record(commit_sha=src.commit_sha, build_plan=src.build_plan, runs_as_root=src.runs_as_root,
+               image_origin_id=origin)
 
 
 @dataclass
@@ -303,15 +324,15 @@ def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) ->
 
 
 def prune_images(platform, svc: Service, live_tag: str) -> list[str]:
-    """Keep the images of the service's last N successful deployments (the database says which),
-    the live one and those of deployments still running; remove every other tag of its
-    repository, including tags no record knows."""
+    """Keep the images of the service's last N versions (distinct images of successful deployments:
+    the database says which), the live one and those of deployments still running; remove every
+    other tag of its repository, including tags no record knows."""
     s = platform.settings
     repo = lbl.image_repo(s.instance, svc.name)
     with session(platform.engine) as db:
         mine = select(Deployment.id).where(Deployment.service_id == svc.id)
-        recent = db.exec(mine.where(Deployment.status == DS.SUCCESS.value)
-                         .order_by(Deployment.id.desc()).limit(s.keep_images)).all()
+        successes = db.exec(mine.where(Deployment.status == DS.SUCCESS.value).order_by(Deployment.id.desc())).all()
+        recent = ctl.kept_versions(list(successes), ctl.origins(db, svc.id), s.keep_images)
         running = db.exec(mine.where(Deployment.status.in_([DS.QUEUED.value, DS.BUILDING.value]))).all()
     keep = {f"{repo}:{i}" for i in [*recent, *running]} | {live_tag}   # never a deploy's image mid-flight
     removed = []

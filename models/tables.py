@@ -92,7 +92,10 @@ class Deployment(SQLModel, table=True):
     failure_stage: Optional[str] = None
     failure_reason: Optional[str] = None
     log: str = ""
-    source_deployment_id: Optional[int] = None   # a rollback: reuse that deployment's image
+    source_deployment_id: Optional[int] = None   # a rollback or redeploy: reuse that deployment's image
+    kind: Optional[str] = None                   # "redeploy" (the live image, chosen when it runs); else a build
+                                                 # (no source) or a rollback (a source)
+    image_origin_id: Optional[int] = None        # the deployment whose build made its image (itself for a build)
     build_plan: Optional[str] = None             # the Dockerfile RenderLite generated (zero-config builds)
     port: Optional[int] = None                   # the port the edge routes to
     runs_as_root: Optional[bool] = None

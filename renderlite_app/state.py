@@ -13,7 +13,7 @@ import time
 
 import reflex as rx
 
-from control import auth, views
+from control import auth, deployments as dctl, views
 from control import projects as ctl
 from control.deployments import request_deploy
 from sqlmodel import select
@@ -69,9 +69,10 @@ def _deployment_row(d, live_id: int | None, kept: set[int]) -> dict[str, str]:
             "duration": f"{v['duration_s']} s" if v["duration_s"] is not None else "",
             "created": (v["created_at"] or "")[:19].replace("T", " "), "failure": failure,
             "live": "live" if live else "",
-            "kind": f"rollback to #{v['rollback_of']}" if v["rollback_of"] else "",
+            "kind": f"rollback to #{v['rollback_of']}" if v["rollback_of"] else
+                    f"redeploy of #{v['redeploy_of']}" if v["redeploy_of"] else "",
             "root": "runs as root" if v["runs_as_root"] else "",
-            # only deployments whose image is still kept (the last RENDERLITE_KEEP_IMAGES successes)
+            # only deployments whose image is still kept (the last RENDERLITE_KEEP_IMAGES versions), not the live one
             "can_rollback": "yes" if v["status"] == "SUCCESS" and not live and d.id in kept else ""}
 
 
@@ -254,7 +255,11 @@ class ServiceState(AuthState):
             info = {k: str(v if v is not None else "") for k, v in views.service(svc, settings).items()}
             info["detail"] = str(getattr(svc, "status_detail", None) or "")
             deps = ctl.list_deployments(db, svc.id)
-            kept = set([d.id for d in deps if d.status == DeploymentStatus.SUCCESS.value][:settings.keep_images])
+            origin = dctl.origins(db, svc.id)
+            kept = dctl.kept_versions([d.id for d in deps if d.status == DeploymentStatus.SUCCESS.value],
+                                      origin, settings.keep_images)
+            live_image = origin.get(svc.live_deployment_id or 0)
+            kept = {d for d in kept if origin.get(d) != live_image}   # the live image again is a redeploy
             # Assign only what changed: every assignment is pushed to the browser.
             self._put(service=info, project_name=ctl.get_project(db, svc.project_id).name,
                       deployments=[_deployment_row(d, svc.live_deployment_id, kept) for d in deps],

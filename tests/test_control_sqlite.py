@@ -83,6 +83,10 @@ def test_an_older_waiting_deployment_never_runs_after_a_newer_one(engine):
         assert ctl.start_building(db, new.id) and ctl.succeed(db, new.id)
         assert ctl.newer_queued(db, old).id == new.id, "a finished newer deployment supersedes it too"
         assert ctl.newer_queued(db, new) is None
+        again = Deployment(service_id=svc.id, kind="redeploy")
+        db.add(again)
+        db.commit()
+        assert ctl.newer_queued(db, new) is None, "a redeploy queued after a deploy does not supersede it"
 
 
 def test_a_cancel_racing_the_claim_still_reaches_the_build(engine, test_env, monkeypatch):
@@ -111,3 +115,35 @@ def test_a_cancel_racing_the_claim_still_reaches_the_build(engine, test_env, mon
     assert ctl.cancel(platform, dep_id) == "CANCELLING"
     assert ctl.cancel_requested(platform, dep_id)
     r.delete(f"racetest:cancel:{dep_id}")
+
+
+def test_redeploys_share_their_sources_image_so_they_never_push_out_a_real_version(engine):
+    """Found in a trial: with 3 images kept, two redeploys filled the history with copies of the live
+    image; rollback then offered the live version itself and the real previous one was pruned."""
+    with session(engine) as db:
+        projects.create_project(db, "versions")
+        svc = projects.create_service(db, projects.ServiceInput(project="versions", name="versions",
+                                                                repo_url="https://h/r.git"))
+
+        def success(source=None, kind=None, builds=False, origin=None) -> int:
+            d = Deployment(service_id=svc.id, status="SUCCESS", source_deployment_id=source, kind=kind,
+                           image_origin_id=origin)
+            db.add(d)
+            db.commit()
+            if builds:
+                d.image_origin_id = d.id
+                db.add(d)
+                db.commit()
+            return d.id
+        a = success(builds=True)
+        b = success(builds=True)
+        c = success(source=b, kind="redeploy", origin=b)
+        d = success(source=c, kind="redeploy")       # a row from before image_origin_id: follows its source
+        origin = ctl.origins(db, svc.id)
+        assert origin == {a: a, b: b, c: b, d: b}
+        assert ctl.kept_versions([d, c, b, a], origin, 2) == {a, b, c, d}
+        assert ctl.kept_versions([d, c, b, a], origin, 1) == {b, c, d}
+        svc.live_deployment_id = d
+        db.add(svc)
+        db.commit()
+        assert ctl.rollback_target(db, svc, None).id == a, "the previous version, not a copy of the live one"

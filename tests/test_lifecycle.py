@@ -98,7 +98,7 @@ def test_a_rename_under_traefik_redeploys_so_the_labels_carry_the_new_name(api, 
     traefik = build(dataclasses.replace(platform_up, edge="traefik"))
     lifecycle.rename_subdomain(traefik, "labelled", "relabelled")
     rerun = eventually(lambda: [d for d in api.get("/api/services/labelled/deployments") if d["id"] != first["id"]], 10)
-    assert rerun and rerun[0]["rollback_of"] == first["id"]
+    assert rerun and rerun[0]["redeploy_of"] == first["id"]
     d = wait_deploy(api, rerun[0]["id"])
     assert d["status"] == "SUCCESS", d["failure_reason"]
     labels = docker_client.containers.get(f"rl-test-labelled-{d['id']}").labels

@@ -114,12 +114,28 @@ def test_redeploy_applies_new_variables_to_the_live_image_without_dropping_a_req
     poller = polled(platform_up, "rerun",
                     lambda: deps.append(wait_deploy(api, api.post("/api/services/rerun/redeploy")["id"])), interval=0.05)
     d = deps[0]
-    assert d["status"] == "SUCCESS" and d["rollback_of"] == first["id"], d["failure_reason"]
+    assert d["status"] == "SUCCESS" and d["redeploy_of"] == first["id"], d["failure_reason"]
     assert poller.failures == [], poller.failures[:5]
     seen = [json.loads(a).get("GREETING") for a in switches(poller.answers)]
     assert seen == [None, "hello again"], seen
     log = "\n".join(api.get(f"/api/deployments/{d['id']}")["log_lines"])
     assert "Redeploying the live deployment" in log and "Cloning" not in log
+
+
+def test_a_redeploy_queued_behind_a_deploy_redeploys_the_new_version(api, project, git_server, platform_up):
+    """Found in a trial: `deploy` then at once `redeploy` put the older version back live (the redeploy
+    had taken the image live when it was queued)."""
+    url = git_server.create("behind", samples.python_app("v1"))
+    api.post("/api/services", {"project": project, "name": "behind", "repo_url": url})
+    assert wait_deploy(api, api.post("/api/services/behind/deploy")["id"])["status"] == "SUCCESS"
+    git_server.commit("behind", {"version.txt": "v2\n"})
+    new = api.post("/api/services/behind/deploy")["id"]
+    again = api.post("/api/services/behind/redeploy")["id"]
+    assert wait_deploy(api, new)["status"] == "SUCCESS"
+    d = wait_deploy(api, again)
+    assert d["status"] == "SUCCESS" and d["redeploy_of"] == new, d
+    r = httpx.get(f"http://127.0.0.1:{platform_up.edge_port}/", headers={"Host": "behind.localhost"}, timeout=5)
+    assert r.text == "hello from v2\n"
 
 
 def test_unhealthy_new_version_keeps_old_and_logs_probes(api, project, git_server, platform_up):
