@@ -126,7 +126,10 @@ def cmd_lifecycle(args, s):
     else:
         svc = api.post(f"/api/services/{seg(args.service)}/{args.cmd}")
     if args.cmd == "set":
-        print(f"saved; they apply from the next deploy ({svc['name']} is {svc['status']} now)")
+        print(f"saved; they apply from the next deploy or `./renderlite redeploy {args.service}` "
+              f"({svc['name']} is {svc['status']} now)")
+    elif args.cmd == "rename":
+        print(f"{svc['name']} now answers at {svc['url'] or svc['subdomain'] + ' (once deployed)'}")
     else:
         print(f"{svc['name']}: {svc['status']}  {svc['url'] or ''}".rstrip())
     return 0
@@ -167,6 +170,10 @@ def cmd_env(args, s):
             print(f"{row['key']}={value}")
         return 0
     if args.action == "unset":
+        present = {row["key"] for row in api.get(base)}
+        missing = [k for k in args.pairs if k not in present]
+        if missing:   # all or nothing, like env set
+            raise ApiError(f"service '{args.service}' has no variable {', '.join(missing)}; nothing was removed")
         for key in args.pairs:
             api.call("DELETE", f"{base}/{seg(key)}")
             print(f"unset {key}")

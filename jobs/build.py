@@ -276,10 +276,11 @@ NOISE_RE = re.compile(r"complete log of this run|--verbose|^npm (error|ERR!) *$|
 
 
 def telling(lines: list[str]) -> list[str]:
-    """Pure: the last lines of a failed step that say why (error lines first, tool chatter dropped)."""
+    """Pure: the lines of a failed step that say why: from its first error line on (the cause comes
+    first; the lines after it often finish the sentence), tool chatter dropped; else its last lines."""
     useful = [ln for ln in lines if not NOISE_RE.search(ln)]
-    errors = [ln for ln in useful if ERROR_RE.search(ln)]
-    return (errors or useful)[-3:]
+    first = next((i for i, ln in enumerate(useful) if ERROR_RE.search(ln)), None)
+    return useful[first:first + 5] if first is not None else useful[-3:]
 
 
 def explain_failure(p: BuildPlan, step: str, msg: str, last: list[str] | None = None) -> str:

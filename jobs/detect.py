@@ -203,13 +203,21 @@ def _node_pm(root: Path, pkg: dict, log: list[str]) -> tuple[str, str | None, st
 def _monorepo_hint(root: Path, log: list[str]) -> None:
     if (root / ".git").exists():   # the repository's root: nothing above it is the repository's
         return
-    for up in list(root.resolve().parents)[:4]:
+    parents = list(root.resolve().parents)[:4]
+    top = next((p for p in parents if (p / ".git").exists()), None)
+    for up in parents:
         lock = next((f for _, f in LOCKFILES if (up / f).is_file()), None)
         if lock:
-            log.append(f"no lockfile in the root directory; {lock} in {up.name}/ is outside the build context, so "
-                       "dependency versions are resolved afresh; commit a lockfile in this folder to pin them")
+            where = "at the repository's root" if up == top or top is None else \
+                f"in {up.relative_to(top)}/"
+            here = root.resolve().relative_to(up)
+            log.append(f"no lockfile in the root directory; {lock} {where} is outside the build context, so "
+                       "dependency versions are resolved afresh, and workspace packages of the repository are "
+                       f"not found. For a workspace, build from {where.removeprefix('in ').removeprefix('at ')} "
+                       f"instead: clear the service's root directory and set its start command (e.g. "
+                       f"`node {here}/index.js`)")
             return
-        if (up / ".git").exists():
+        if up == top:
             return
 
 

@@ -222,6 +222,9 @@ def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover
         hint = diagnose_port(pid, plan.port)
         if spec.path and "answered" in str(e):
             hint = f"the health check path {spec.path} answered with an error ({e}); fix it or change the path"
+        elif hint.startswith("the app is not listening on any TCP port"):   # or not yet: a slow start
+            hint += (f"; if it needs longer than {spec.start_period:g} s to start, raise the service's "
+                     "health_start_period (e.g. `./renderlite set <service> health_start_period=180`)")
         raise StartError(f"the app did not pass its health check on port {plan.port} within {spec.start_period:g} s: "
                          f"{hint}. Last output:\n{tail(container) or '(no output)'}") from None
     return container_ip(container, plan.network)

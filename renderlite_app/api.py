@@ -63,10 +63,11 @@ def make_api(platform) -> Starlette:
             try:
                 raw = await request.body()
                 body = await request.json() if raw and request.method in ("POST", "PUT", "PATCH") else {}
-                if not isinstance(body, dict):
-                    raise ValueError
             except ValueError:
                 return JSONResponse({"error": "request body is not JSON"}, status_code=400)
+            if not isinstance(body, dict):
+                return JSONResponse({"error": f"request body must be a JSON object ({{...}}), not a JSON "
+                                              f"{type(body).__name__}"}, status_code=400)
             def call():
                 with session(platform.engine) as db:
                     return fn(request, db, narrow(body or {}))

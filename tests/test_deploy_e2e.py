@@ -112,6 +112,7 @@ def test_app_that_exits_or_never_listens_fails_and_old_keeps_serving(api, projec
     d = deploy(api, "fragile")
     assert d["status"] == "FAILED" and "did not pass its health check on port 3000" in d["failure_reason"]
     assert "not listening on any TCP port" in d["failure_reason"]
+    assert "raise the service's health_start_period" in d["failure_reason"], "a slow start is one cause (a trial)"
     assert edge_get(platform_up, "fragile").text == "hello from ok\n"
 
     git_server.commit("fragile", {"Dockerfile": samples.dockerfile(extra="ENV BIND=127.0.0.1\n")})
@@ -245,12 +246,17 @@ def test_cli_env_names_are_one_path_segment_and_a_bad_pair_saves_nothing(test_en
     assert r.returncode == 0, r.stderr
     assert api.get("/api/services/envcli/env/HANDLE/reveal")["value"] == "@me"
     assert api.get("/api/services/envcli/env/PEM/reveal")["value"] == "-----BEGIN X-----\nabc\n-----END X-----\n"
+    r = run("env", "unset", "envcli", "HANDLE", "NOPE")   # all or nothing too (found in a trial)
+    assert r.returncode == 1 and "no variable NOPE; nothing was removed" in r.stderr
+    assert {row["key"] for row in api.get("/api/services/envcli/env")} == {"HANDLE", "PEM"}
 
 
 def test_malformed_api_requests_get_422_naming_the_field_and_change_nothing(api, project, git_server):
     """Found in a trial and a review: missing fields, JSON lists and non-numeric query values gave 500."""
     auth = {"Authorization": f"Bearer {api.token}"}
     call = lambda method, path, **kw: httpx.request(method, f"{api.base}{path}", headers=auth, timeout=10, **kw)
+    r = call("POST", "/api/services", json=["x"])
+    assert r.status_code == 400 and "must be a JSON object" in r.json()["error"]
     r = call("POST", "/api/services", json={"name": "x1"})
     assert r.status_code == 422 and "missing project, repo_url" in r.json()["error"]
     r = call("POST", "/api/services", json={"project": project, "name": "x2", "repo_url": ["http://h/x"]})

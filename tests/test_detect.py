@@ -165,7 +165,10 @@ def test_monorepo_subfolder_reads_only_its_root_and_says_where_the_lockfile_is(t
                      "requirements.txt": "flask\n"})
     plan = detect(tmp_path / "apps" / "web")
     assert plan.runtime == "node" and plan.package_manager == "npm"
-    assert any("pnpm-lock.yaml in" in d and "outside the build context" in d for d in plan.decisions)
+    hint = next(d for d in plan.decisions if "outside the build context" in d)
+    # found in a trial: it named the platform's checkout folder (src/) and gave no way out for a workspace
+    assert "pnpm-lock.yaml at the repository's root" in hint and "clear the service's root directory" in hint
+    assert "`node apps/web/index.js`" in hint
 
 
 def test_generated_dockerfile_layers_deps_first_runs_unprivileged_and_honours_port(tmp_path):
@@ -455,8 +458,20 @@ def test_the_telling_lines_of_a_failed_npm_install_are_kept():
     lines = ["npm error code E404", "npm error 404 Not Found - GET https://registry.npmjs.org/nope-xyz - Not found",
              "npm error 404", "npm error 404  'nope-xyz@*' is not in this registry.",
              "npm error A complete log of this run can be found in: /home/app/.npm/_logs/x.log"]
-    assert build.telling(lines) == lines[1:4]
+    assert build.telling(lines) == lines[0:4]
     assert build.telling(["compiling", "done badly"]) == ["compiling", "done badly"]
+
+
+@pytest.mark.parametrize("lines,cause", [   # found in a trial: the last three error lines lost the cause
+    (["npm error code E404", "npm error 404 Not Found - GET https://registry.npmjs.org/@mono%2fshared - Not found",
+      "npm error 404", "npm error 404  '@mono/shared@*' is not in this registry.",
+      "npm error 404 Note that you can also install from a", "npm error 404 tarball, folder, http url, or git url."],
+     "is not in this registry"),
+    (["go: downloading nothing", "go: errors parsing go.mod:",
+      "/src/go.mod:3: invalid go version '1.22.1': must match format 1.23"], "invalid go version '1.22.1'"),
+])
+def test_a_failed_steps_cause_is_kept_even_when_more_lines_follow(lines, cause):
+    assert any(cause in ln for ln in build.telling(lines))
 
 
 def test_a_flask_app_factory_is_started_through_gunicorn(tmp_path):
