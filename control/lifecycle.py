@@ -119,11 +119,11 @@ def rename_subdomain(platform, ref, subdomain: str) -> Service:
             raise ValidationError(f"subdomain '{new}' is taken by service '{taken.name}'; pick another")
     svc = _set(platform, svc.id, subdomain=new)
     sync_edge(platform)
-    if platform.settings.edge == "traefik" and svc.live_deployment_id:
+    if platform.settings.edge == "traefik" and svc.live_deployment_id and svc.status != ServiceStatus.STOPPED.value:
         # Traefik routes by the labels a container was created with: the new name needs a new
         # container, so the live image is redeployed (zero downtime) under it (found in review)
         from control.deployments import request_deploy
-        request_deploy(platform, svc.id, rerun=True)
+        request_deploy(platform, svc.name, rerun=True)   # by name: a service may be named like another's id
         return svc
     time.sleep(caddy.REFRESH_S + 0.2)   # the edge caches DNS answers this long: on return the old name is gone
     return svc

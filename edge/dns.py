@@ -68,7 +68,7 @@ def records(qname: str, qtype: int, routes: Mapping[str, Route], instance: str,
     label = qname[:-len(suffix)]
     if label.startswith("d") and label[1:].isdigit():
         dep = int(label[1:])
-        ip = (targets or {}).get(dep) or next((r.ip for r in routes.values() if r.deployment_id == dep and r.ip), None)
+        ip = next((r.ip for r in routes.values() if r.deployment_id == dep and r.ip), None) or (targets or {}).get(dep)
         if ip is None:
             return NXDOMAIN, []
         return NOERROR, [(A, socket.inet_aton(ip))] if qtype in (A, ANY) else []

@@ -55,7 +55,9 @@ def read(path: Path) -> list[Route]:
 
 def read_all(path: Path) -> tuple[list[Route], dict[int, str]]:
     data = json.loads(path.read_text())
-    return [Route.from_dict(d) for d in data["routes"]], {int(k): str(v) for k, v in (data.get("targets") or {}).items()}
+    targets = data.get("targets")
+    return ([Route.from_dict(d) for d in data["routes"]],
+            {int(k): v for k, v in (targets.items() if isinstance(targets, dict) else []) if isinstance(v, str) and v})
 
 
 class Table:
@@ -80,7 +82,7 @@ class Table:
                     routes, self._targets = read_all(self.path)
                     self._routes = {r.subdomain: r for r in routes}
                     self._stamp = stamp
-                except (OSError, ValueError, KeyError, TypeError) as e:
+                except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
                     log.warning("route table %s unreadable (%s); keeping the last good one", self.path, e)
             return self._routes
 

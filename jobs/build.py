@@ -272,6 +272,7 @@ PULL_FAILURES = ("pull access denied", "manifest unknown", "not found: manifest"
 
 BOOKKEEPING_RE = re.compile(r"^( ---> |Removing intermediate container |Successfully )")
 ERROR_RE = re.compile(r"error|err!|fatal|not found|no matching|cannot|failed", re.I)
+STRONG_ERROR_RE = re.compile(r"\b(error|fatal|err!)\b", re.I)   # the word itself: not "Collecting pretty-errors"
 NOISE_RE = re.compile(r"complete log of this run|--verbose|^npm (error|ERR!) *$|^\s*$", re.I)
 
 
@@ -279,7 +280,9 @@ def telling(lines: list[str]) -> list[str]:
     """Pure: the lines of a failed step that say why: from its first error line on (the cause comes
     first; the lines after it often finish the sentence), tool chatter dropped; else its last lines."""
     useful = [ln for ln in lines if not NOISE_RE.search(ln)]
-    first = next((i for i, ln in enumerate(useful) if ERROR_RE.search(ln)), None)
+    first = next((i for i, ln in enumerate(useful) if STRONG_ERROR_RE.search(ln)), None)
+    if first is None:
+        first = next((i for i, ln in enumerate(useful) if ERROR_RE.search(ln)), None)
     return useful[first:first + 5] if first is not None else useful[-3:]
 
 
@@ -318,7 +321,7 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                                container_limits={"memory": p.memory_mb * 1024 * 1024,
                                                  "memswap": p.memory_mb * 1024 * 1024})
             image_id = None
-            output: deque[str] = deque(maxlen=12)  # the failing step's last words go into the failure reason
+            output: deque[str] = deque(maxlen=30)  # the failing step's last words go into the failure reason
             for chunk in stream:
                 if "stream" in chunk:
                     for line in chunk["stream"].rstrip("\n").split("\n"):

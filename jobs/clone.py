@@ -59,7 +59,11 @@ def submodule_urls(plan: ClonePlan) -> dict[str, str]:
         return {}
     if gitmodules.is_symlink() or not gitmodules.is_file():
         raise CloneError(".gitmodules is not a regular file; replace it, or turn the service's submodules setting off")
-    init = subprocess.run(plan.in_checkout("submodule", "init"), capture_output=True, text=True, timeout=30, env=git_env())
+    try:
+        init = subprocess.run(plan.in_checkout("submodule", "init"), capture_output=True, text=True, timeout=30,
+                              env=git_env())
+    except subprocess.TimeoutExpired:
+        raise CloneError("reading the submodules took over 30 s; turn the service's submodules setting off") from None
     if init.returncode != 0:
         tail = (init.stderr.strip().splitlines() or ["no output"])[-1]
         raise CloneError(f"the repository's .gitmodules could not be read: {tail}; fix it, or turn the service's "

@@ -75,21 +75,47 @@ def _python_version(root: Path, env: dict, log: list[str]) -> tuple[str, str]:
             return m.group(1), source
     declared = _requires_python(root)
     if declared:
-        version, where, raw, exact = declared
-        as_tuple = lambda v: tuple(int(x) for x in v.split("."))   # noqa: E731
-        if exact or as_tuple(version) >= as_tuple(DEFAULT_PYTHON):
-            log.append(f"Python {version} (from {where}: {raw})")
-            return version, where
-        log.append(f"Python {DEFAULT_PYTHON} (default, which {where} allows: {raw})")
-        return DEFAULT_PYTHON, "default"
+        where, raw = declared
+        allowed = python_versions_allowed(raw)
+        if DEFAULT_PYTHON in allowed:
+            log.append(f"Python {DEFAULT_PYTHON} (default, which {where} allows: {raw})")
+            return DEFAULT_PYTHON, "default"
+        if allowed:   # the newest below the default, else the oldest above it
+            minor = lambda v: int(v.split(".")[1])   # noqa: E731
+            below = [v for v in allowed if minor(v) < minor(DEFAULT_PYTHON)]
+            pick = below[-1] if below else allowed[0]
+            log.append(f"Python {pick} (from {where}: {raw})")
+            return pick, where
     log.append(f"Python {DEFAULT_PYTHON} (default: no PYTHON_VERSION, .python-version, runtime.txt or requires-python)")
     return DEFAULT_PYTHON, "default"
 
 
-def _requires_python(root: Path) -> tuple[str, str, str, bool] | None:
-    """(3.x, where, the constraint, exact) from pyproject.toml's requires-python or Poetry's python
-    dependency: the lowest 3.x the constraint allows (">=3.12", "~=3.11", "^3.10"), or the one it
-    pins ("==3.11.*", "3.11")."""
+PYTHON_MINORS = tuple(f"3.{m}" for m in range(8, 15))
+
+
+def python_versions_allowed(constraint: str) -> list[str]:
+    """Pure: the Python 3 minors a requires-python (PEP 440) or Poetry constraint allows, lowest
+    first; [] when it cannot be read. Upper bounds count (">=3.9,<3.12" does not allow 3.12)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    def pep440(part: str) -> str:   # Poetry's ^3.10, ~3.10, bare 3.11 and space-separated ANDs
+        part = re.sub(r"\s+(?=[<>=!~^])", ",", part.strip())
+        part = re.sub(r"\^\s*(\d+)\.(\d+)", r">=\1.\2,<\1.999", part)
+        part = re.sub(r"(?<![~=<>!])~\s*(\d+)\.(\d+)", r">=\1.\2,<\1.\2.999", part)
+        return re.sub(r"^(\d+\.\d+)(\.\*)?$", r"==\1.*", part)
+    allowed: list[str] = []
+    for part in constraint.split("||"):
+        try:
+            spec = SpecifierSet(pep440(part))
+        except InvalidSpecifier:
+            return []
+        allowed += [v for v in PYTHON_MINORS if v not in allowed and
+                    any(spec.contains(f"{v}.{p}", prereleases=True) for p in (0, 99))]
+    return sorted(allowed, key=lambda v: int(v.split(".")[1]))
+
+
+def _requires_python(root: Path) -> tuple[str, str] | None:
+    """(where, the constraint) from pyproject.toml's requires-python or Poetry's python dependency."""
     if not (root / "pyproject.toml").is_file():
         return None
     try:
@@ -98,12 +124,7 @@ def _requires_python(root: Path) -> tuple[str, str, str, bool] | None:
                       ("Poetry's python dependency", _table(doc, "tool", "poetry", "dependencies").get("python"))]
     except BuildError:
         return None   # the install step reports a broken pyproject.toml with its own message
-    for where, raw in candidates:
-        if isinstance(raw, str):
-            m = re.search(r"(?:>=|~=|==|\^|~)\s*(3\.\d+)", raw) or re.fullmatch(r"\s*(3\.\d+)(?:\.\*)?\s*", raw)
-            if m:
-                return m.group(1), where, raw.strip(), not re.search(r">=|~=|\^|~", raw)
-    return None
+    return next(((where, raw.strip()) for where, raw in candidates if isinstance(raw, str) and raw.strip()), None)
 
 
 def _pyproject(root: Path) -> dict:

@@ -45,7 +45,7 @@ def int_param(req: Request, name: str, default: int) -> int:
     raw = req.query_params.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ValidationError(f"query parameter {name}={raw!r} must be a whole number, e.g. {name}={default}")
     return int(raw)
 
@@ -116,7 +116,7 @@ def make_api(platform) -> Starlette:
 
     def rollback(req, db, body):
         target = body.get("deployment_id")
-        if target is not None and not str(target).isdigit():
+        if target is not None and not (str(target).isascii() and str(target).isdigit()):
             raise ValidationError('deployment_id must be a deployment number, e.g. {"deployment_id": 12}')
         dep = deployments.request_deploy(platform, req.path_params["name"], rollback=True,
                                          rollback_to=int(target) if target is not None else None)

@@ -115,6 +115,11 @@ def test_node_version(tmp_path, files, env, version, source):
     ({"pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.13"\n'}, "3.13"),
     ({"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.10"\n'}, "3.12"),   # a minimum the default meets
     ({"pyproject.toml": '[project]\nrequires-python = "==3.10.*"\n'}, "3.10"),
+    # upper bounds count (found in review: ">=3.9,<3.12" was built as 3.12)
+    ({"pyproject.toml": '[project]\nrequires-python = ">=3.9,<3.12"\n'}, "3.11"),
+    ({"pyproject.toml": '[project]\nrequires-python = "!=3.12.*,>=3.10"\n'}, "3.11"),
+    ({"pyproject.toml": '[tool.poetry.dependencies]\npython = "~3.10"\n'}, "3.10"),
+    ({"pyproject.toml": '[project]\nrequires-python = "nonsense"\n'}, "3.12"),
     ({"pyproject.toml": '[project]\nrequires-python = "~=3.11.0"\n', ".python-version": "3.12\n"}, "3.12"),
 ])
 def test_python_version(tmp_path, files, version):
@@ -469,6 +474,8 @@ def test_the_telling_lines_of_a_failed_npm_install_are_kept():
      "is not in this registry"),
     (["go: downloading nothing", "go: errors parsing go.mod:",
       "/src/go.mod:3: invalid go version '1.22.1': must match format 1.23"], "invalid go version '1.22.1'"),
+    (["Collecting pretty-errors", *[f"Downloading pkg{i}.whl" for i in range(5)],   # a package named like an error
+      "ERROR: No matching distribution found for nope-xyz==1.0"], "No matching distribution found for nope-xyz"),
 ])
 def test_a_failed_steps_cause_is_kept_even_when_more_lines_follow(lines, cause):
     assert any(cause in ln for ln in build.telling(lines))

@@ -433,3 +433,24 @@ def test_a_dumb_http_git_server_is_cloned_whole_instead_of_failing(tmp_path):
         srv.shutdown()
     assert len(sha) == 40 and (tmp_path / "out" / "index.html").read_text() == "hi"
     assert any("dumb HTTP" in ln for ln in Log.lines)
+
+
+def test_a_live_route_answers_with_its_own_address_whatever_the_targets_say():
+    """Found in review: a stale container with a reused deployment number could shadow the live one."""
+    import struct
+
+    from edge import dns
+
+    packet = dns.answer(dns.query("d7.test.rl.internal", 1), TABLE, "test", {7: "172.18.0.99"})
+    assert packet.endswith(bytes([172, 18, 0, 9])) and struct.unpack(">H", packet[6:8])[0] == 1
+
+
+@pytest.mark.parametrize("targets", [["x"], {"7": None}, "nope"])
+def test_a_route_table_with_odd_targets_still_routes(tmp_path, targets):
+    """Found in review: a list for "targets" raised AttributeError and stopped every DNS answer."""
+    from edge import table
+
+    path = tmp_path / "routes.json"
+    path.write_text(json.dumps({"routes": [r.to_dict() for r in TABLE.values()], "targets": targets}))
+    t = table.Table(path)
+    assert t.routes()["web"].upstream == "172.18.0.9:3000" and t.targets() == {}
