@@ -81,34 +81,15 @@ class ServiceActions(ServiceState):
             async with self:
                 self.notice = {"stop": "stopped", "start": "started", "restart": "restarted"}[action]
 
-    @rx.event(background=True)
-    async def redeploy(self):
-        """The live image again, with today's settings and environment, switched without downtime."""
+    async def _queue(self, label: str, **kwargs):
+        """Queue a rollback or redeploy of this page's service, select it and follow its log."""
         async with self:
             ref = self._ref
         result = {}
 
         def queue(p, ref):
-            result["dep"] = request_deploy(p, ref, rerun=True)
-        ok = await self._run("redeploy", queue, ref)
-        if ok is None:
-            return rx.redirect("/login")
-        if ok:
-            async with self:
-                self._select(result["dep"].id)
-                self._refresh()
-
-    @rx.event(background=True)
-    async def rollback(self, dep_id: str):
-        async with self:
-            ref = self._ref
-        if not str(dep_id).isdigit():
-            return
-        result = {}
-
-        def queue(p, ref, target):
-            result["dep"] = request_deploy(p, ref, rollback_to=target, rollback=True)
-        ok = await self._run("rollback", queue, ref, int(dep_id))
+            result["dep"] = request_deploy(p, ref, **kwargs)
+        ok = await self._run(label, queue, ref)
         if ok is None:
             return rx.redirect("/login")
         if ok:
@@ -116,6 +97,17 @@ class ServiceActions(ServiceState):
                 self._select(result["dep"].id)
                 self._refresh()
             return ServiceState.follow
+
+    @rx.event(background=True)
+    async def redeploy(self):
+        """The live image again, with today's settings and environment, switched without downtime."""
+        return await self._queue("redeploy", rerun=True)
+
+    @rx.event(background=True)
+    async def rollback(self, dep_id: str):
+        if not str(dep_id).isdigit():
+            return
+        return await self._queue("rollback", rollback_to=int(dep_id), rollback=True)
 
     @rx.event(background=True)
     async def cancel(self):

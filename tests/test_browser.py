@@ -124,6 +124,14 @@ def test_lifecycle_env_and_rollback_from_the_dashboard(page, api, project, platf
     expect(page.locator("#deployment-status")).to_have_text("SUCCESS", timeout=120000)
     assert edge_get(platform_up, "clickops").text == "hello from first\n"
 
+    rolled = api.get("/api/services/clickops/deployments")[0]   # Redeploy: the live image again, a new deployment
+    page.click("#redeploy-button")
+    expect(page.locator("#deployments-table")).to_contain_text(f"redeploy of #{rolled['id']}", timeout=30000)
+    expect(page.locator("#deployment-status")).to_have_text("SUCCESS", timeout=120000)
+    latest = api.get("/api/services/clickops/deployments")[0]
+    assert latest["status"] == "SUCCESS" and latest["redeploy_of"] == rolled["id"]
+    assert edge_get(platform_up, "clickops").text == "hello from first\n"
+
     page.click("#delete-button")
     page.click("#confirm-delete-button")
     page.wait_for_url(f"**/projects/{project}", timeout=60000)
