@@ -166,6 +166,12 @@ def go_live(db: Session, dep_id: int, service_id: int, **values) -> bool:
     return True
 
 
+def save_log(db: Session, dep_id: int, text: str) -> None:
+    """The deployment's log as it ends (the live copy in Redis expires)."""
+    db.exec(update(Deployment).where(Deployment.id == dep_id).values(log=text))
+    db.commit()
+
+
 def fail(db: Session, dep_id: int, stage: str, reason: str, only_from: tuple[str, ...] = (DS.QUEUED.value, DS.BUILDING.value),
          **values) -> bool:
     return _transition(db, dep_id, list(only_from), status=DS.FAILED.value,

@@ -289,12 +289,14 @@ def go_live(job: Job, started: Started, t0: float) -> None:
     """The commit point: the deployment SUCCESS and the service's live one, in one transaction."""
     s = job.platform.settings
     job.out.line(f"==> Routing {job.svc.subdomain}.{s.domain} to deployment #{job.dep.id}")
-    job.out.line(f"==> Live at {s.service_url(job.svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
     with session(job.platform.engine) as db:
         if not ctl.go_live(db, job.dep.id, job.svc.id, image_tag=job.tag, container_id=started.container.id,
-                           port=started.port, log=job.out.text()):
+                           port=started.port):
             raise DeployError("this deployment was ended meanwhile (cancelled, or marked failed when its worker "
                               "looked dead); the live version was not switched; deploy again")
+        # said only once it is true (a switch refused above must not read "Live" before "FAILED")
+        job.out.line(f"==> Live at {s.service_url(job.svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
+        ctl.save_log(db, job.dep.id, job.out.text())
 
 
 def publish_route(job: Job) -> None:
