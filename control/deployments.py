@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from core.errors import RenderLiteError
 from jobs.queue import enqueue_deploy
 from models.db import session
-from models.tables import Deployment, DeploymentStatus as DS, Service, ServiceStatus, as_utc, utcnow
+from models.tables import REDEPLOY, Deployment, DeploymentStatus as DS, Service, ServiceStatus, as_utc, utcnow
 from control.projects import get_service
 
 
@@ -44,13 +44,15 @@ def requeue_lost(platform, older_than_s: float = PENDING_TTL_S) -> list[int]:
     return lost
 
 
-REDEPLOY = "redeploy"
-
-
 def origins(db: Session, service_id: int) -> dict[int, int]:
-    """Deployment id -> the deployment whose build made its image. A rollback or redeploy reuses
-    its source's image; rows from before the column existed follow the source chain."""
-    rows = {d.id: d for d in db.exec(select(Deployment).where(Deployment.service_id == service_id)).all()}
+    """Deployment id -> the deployment whose build made its image, for all of a service's deployments."""
+    return origin_map(db.exec(select(Deployment).where(Deployment.service_id == service_id)).all())
+
+
+def origin_map(deployments) -> dict[int, int]:
+    """Pure: deployment id -> the deployment whose build made its image. A rollback or redeploy
+    reuses its source's image; rows from before the column existed follow the source chain."""
+    rows = {d.id: d for d in deployments}
     out: dict[int, int] = {}
     for dep_id in rows:
         d, hops = rows[dep_id], 0

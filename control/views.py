@@ -1,7 +1,7 @@
 """Plain-dict views of the tables for the API, CLI and dashboard (no secrets, no raw rows)."""
 from __future__ import annotations
 
-from models.tables import Deployment, Project, Service
+from models.tables import REDEPLOY, Deployment, Project, Service
 
 
 def _ts(dt):
@@ -27,8 +27,8 @@ def service(s: Service, settings) -> dict:
 
 def deployment(d: Deployment, with_log: bool = False) -> dict:
     out = {"id": d.id, "service_id": d.service_id, "status": d.status, "commit_sha": d.commit_sha,
-           "image_tag": d.image_tag, "port": d.port, "rollback_of": d.source_deployment_id if d.kind != "redeploy" else None,
-           "redeploy_of": d.source_deployment_id if d.kind == "redeploy" else None,
+           "image_tag": d.image_tag, "port": d.port, "rollback_of": d.source_deployment_id if d.kind != REDEPLOY else None,
+           "redeploy_of": d.source_deployment_id if d.kind == REDEPLOY else None,
            "runs_as_root": d.runs_as_root, "build_plan": d.build_plan, "failure_stage": d.failure_stage, "failure_reason": d.failure_reason,
            "created_at": _ts(d.created_at), "started_at": _ts(d.started_at), "finished_at": _ts(d.finished_at),
            "duration_s": round((d.finished_at - d.started_at).total_seconds(), 1) if d.finished_at and d.started_at else None}

@@ -28,7 +28,7 @@ from jobs import base_images, build, clone, preflight, run
 from jobs.health import HealthSpec, spec_json
 from jobs.progress import DeployLog
 from models.db import session
-from models.tables import Deployment, DeploymentStatus as DS, Project, Service, ServiceStatus
+from models.tables import REDEPLOY, Deployment, DeploymentStatus as DS, Project, Service, ServiceStatus
 
 log = logging.getLogger("renderlite.worker")
 
@@ -147,7 +147,7 @@ def source(job: Job, env: dict) -> None:
     (redeploy), or clone and build."""
     platform, svc, s = job.platform, job.svc, job.platform.settings
     source_id = job.dep.source_deployment_id
-    if job.dep.kind == ctl.REDEPLOY:
+    if job.dep.kind == REDEPLOY:
         # what is live now (the service's lock is held), not what was live when it was queued: a
         # redeploy pressed right after a deploy must not put the older version back (found in a trial)
         if not svc.live_deployment_id:
@@ -203,7 +203,7 @@ def reuse_image(job: Job, source_id: int) -> None:
     with session(platform.engine) as db:
         src = db.get(Deployment, source_id)
         origin = ctl.origins(db, job.svc.id).get(source_id, source_id)
-    what = "Redeploying the live" if job.dep.kind == ctl.REDEPLOY else "Rolling back to"
+    what = "Redeploying the live" if job.dep.kind == REDEPLOY else "Rolling back to"
     job.out.line(f"==> {what} deployment #{src.id} (commit {(src.commit_sha or '?')[:7]}): "
                  "reusing its image, no clone or build; settings and environment variables are today's")
     for tag in dict.fromkeys((f"{job.repo}:{src.id}", f"{job.repo}:{origin}")):

@@ -82,6 +82,9 @@ class Service(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+REDEPLOY = "redeploy"   # Deployment.kind of a redeploy of the live image
+
+
 class Deployment(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="service.id", index=True)

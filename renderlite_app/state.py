@@ -255,7 +255,7 @@ class ServiceState(AuthState):
             info = {k: str(v if v is not None else "") for k, v in views.service(svc, settings).items()}
             info["detail"] = str(getattr(svc, "status_detail", None) or "")
             deps = ctl.list_deployments(db, svc.id)
-            origin = dctl.origins(db, svc.id)
+            origin = dctl.origin_map(deps)   # the rows already read (the last 50): no second query per refresh
             kept = dctl.kept_versions([d.id for d in deps if d.status == DeploymentStatus.SUCCESS.value],
                                       origin, settings.keep_images)
             live_image = origin.get(svc.live_deployment_id or 0)

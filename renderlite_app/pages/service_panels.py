@@ -9,9 +9,9 @@ from renderlite_app.service_actions import ServiceActions as A
 S = A.service
 
 
-def _busy_button(label: str, action: str, **props) -> rx.Component:
+def _busy_button(label: str, action: str, on_click=None, **props) -> rx.Component:
     return rx.button(rx.cond(A.busy == action, rx.spinner(size="1"), rx.fragment()), label,
-                     on_click=A.act(action), disabled=A.busy != "", id=f"{action}-button", **props)
+                     on_click=on_click or A.act(action), disabled=A.busy != "", id=f"{action}-button", **props)
 
 
 def action_bar() -> rx.Component:
@@ -19,8 +19,7 @@ def action_bar() -> rx.Component:
         rx.cond(S["status"] == "stopped", _busy_button("Start", "start", variant="soft"),
                 _busy_button("Stop", "stop", variant="soft", color_scheme="gray")),
         _busy_button("Restart", "restart", variant="soft"),
-        rx.tooltip(rx.button(rx.cond(A.busy == "redeploy", rx.spinner(size="1"), rx.fragment()), "Redeploy",
-                             on_click=A.redeploy, disabled=A.busy != "", id="redeploy-button", variant="soft"),
+        rx.tooltip(_busy_button("Redeploy", "redeploy", on_click=A.redeploy, variant="soft"),
                    content="A new container of the live image with today's settings and variables, "
                            "switched without downtime (no build)"),
         rx.alert_dialog.root(
