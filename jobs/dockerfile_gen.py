@@ -68,7 +68,7 @@ def _run(commands) -> list[str]:
     return [f"RUN {_one_line(c, 'build step')}" for c in commands if c]
 
 
-SH_WORDS = {"if", "for", "while", "until", "case", "!", "{", "(", "exec", "cd", "export", "set", "."}
+SH_WORDS = {"if", "for", "while", "until", "case", "exec", "cd", "export", "set", "."}   # (, {, ! and VAR= fail the pattern
 
 
 def _cmd(start: str) -> str:
@@ -76,7 +76,7 @@ def _cmd(start: str) -> str:
     command, not shell syntax, a subshell, a keyword or a leading VAR=value (`exec FOO=1 x` fails)."""
     words = start.split()
     first = words[0] if words else ""
-    simple = (bool(re.fullmatch(r"[\w./@:+-]+", first)) and "=" not in first and first not in SH_WORDS
+    simple = (bool(re.fullmatch(r"[\w./@:+-]+", first)) and first not in SH_WORDS
               and not re.search(r"[;&|<>`(){}]|\$\(", start))
     return "CMD " + json.dumps(["/bin/sh", "-c", f"exec {start}" if simple else start])
 
