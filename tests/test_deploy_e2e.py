@@ -233,6 +233,8 @@ def test_cli_env_names_are_one_path_segment_and_a_bad_pair_saves_nothing(test_en
     assert r.returncode == 1 and "no live deployment" in r.stderr and "./renderlite deploy envcli" in r.stderr
     r = run("env", "unset", "envcli", "../../bystander")
     assert r.returncode == 1 and "bystander" in [s["name"] for s in api.get("/api/services")]
+    r = run("delete", "nosuch/../bystander")   # past env's own checks: the name itself must stay one segment
+    assert r.returncode == 1 and "bystander" in [s["name"] for s in api.get("/api/services")]
 
     r = run("env", "set", "envcli", "GOOD=1", "1BAD=x")
     assert r.returncode == 1 and "nothing was saved" in r.stderr and api.get("/api/services/envcli/env") == []
