@@ -1,6 +1,8 @@
 """Recompute routes from the database and Docker, and publish them to the edge."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import threading
 
@@ -37,3 +39,33 @@ def sync(platform) -> list[Route]:
         if table.publish(s.routes_file, routes, plan_targets(apps)):
             log.info("edge: %d routes published", len(routes))
         return routes
+
+
+@contextlib.contextmanager
+def switching(platform, service: str, deployment_id: int):
+    """Publish the routes with ``service`` already switched to ``deployment_id``, then let the
+    caller commit that switch to the database, all under the edge lock. So the edge routes to the
+    new version before anyone can read that it is live (a client that sees SUCCESS and requests
+    at once must not get the "being deployed" page). Yields True if the table was published: if
+    it could not be, the caller publishes after its commit (or the edge watcher does).
+
+    If the caller raises (the switch was refused: cancelled meanwhile), the table is rebuilt from
+    the database again before the lock is released, so the old version is routed as before."""
+    s = platform.settings
+    with _lock, table.locked(s.data_dir / "edge.lock"):
+        try:
+            services, apps = gather(platform)
+            planned = [dataclasses.replace(x, deployment_id=deployment_id, status="running") if x.name == service else x
+                       for x in services]
+            table.publish(s.routes_file, plan_routes(planned, apps), plan_targets(apps))
+            published = True
+        except Exception:  # noqa: BLE001 - the switch itself must not depend on the edge
+            log.exception("edge: publishing the switch of %s to deployment %s failed", service, deployment_id)
+            published = False
+        try:
+            yield published
+        except BaseException:
+            with contextlib.suppress(Exception):
+                services, apps = gather(platform)
+                table.publish(s.routes_file, plan_routes(services, apps), plan_targets(apps))
+            raise

@@ -23,7 +23,7 @@ from control.locks import ServiceLock
 from core.errors import BuildError, Cancelled, DeployError, StartError
 from core.secrets import SecretKeyError
 from edge import caddy, labels as lbl
-from edge.sync import sync as sync_edge
+from edge.sync import switching, sync as sync_edge
 from jobs import base_images, build, clone, preflight, run
 from jobs.health import HealthSpec, spec_json
 from jobs.progress import DeployLog
@@ -43,6 +43,7 @@ class Job:
     out: DeployLog
     workdir: Path
     root_said: bool = False     # the build already told the log the image runs as root
+    routed: bool = False        # the edge was switched with the database (else publish after)
 
     @property
     def tag(self) -> str:
@@ -134,7 +135,8 @@ def deploy(platform, deployment_id: int) -> str:
         return DS.FAILED.value
     finally:
         shutil.rmtree(job.workdir, ignore_errors=True)
-    publish_route(job)
+    if not job.routed:
+        publish_route(job)
     # The drain runs after the lock is released: the next deploy of this service need not wait for it.
     # (A worker killed meanwhile leaves the old container to the janitor, which retires it.)
     threading.Thread(target=retire_old, args=(platform, job.svc, started.container.id, job.tag),
@@ -289,11 +291,14 @@ def go_live(job: Job, started: Started, t0: float) -> None:
     """The commit point: the deployment SUCCESS and the service's live one, in one transaction."""
     s = job.platform.settings
     job.out.line(f"==> Routing {job.svc.subdomain}.{s.domain} to deployment #{job.dep.id}")
-    with session(job.platform.engine) as db:
+    # The edge is switched first, under its lock, and the database commits before the lock is
+    # released: whoever reads SUCCESS can reach the new version at once.
+    with switching(job.platform, job.svc.name, job.dep.id) as job.routed, session(job.platform.engine) as db:
         if not ctl.go_live(db, job.dep.id, job.svc.id, image_tag=job.tag, container_id=started.container.id,
                            port=started.port):
             raise DeployError("this deployment was ended meanwhile (cancelled, or marked failed when its worker "
                               "looked dead); the live version was not switched; deploy again")
+    with session(job.platform.engine) as db:
         # said only once it is true (a switch refused above must not read "Live" before "FAILED")
         job.out.line(f"==> Live at {s.service_url(job.svc.subdomain)} ({time.monotonic() - t0:.1f} s)")
         ctl.save_log(db, job.dep.id, job.out.text())

@@ -226,14 +226,71 @@ def test_a_failure_after_the_switch_never_removes_the_version_just_made_live(api
     container, and the failure handler removed that container: the service pointed at nothing."""
     from jobs import pipeline
 
-    def broken_sync(_platform):
+    from edge import table
+
+    def broken_publish(*_args, **_kw):
         raise OSError("No space left on device: routes.json")
 
     p, dep_id = unqueued_deployment(platform_up, api, project, git_server, "aftershock", samples.python_app("shock"))
-    monkeypatch.setattr(pipeline, "sync_edge", broken_sync)
+    monkeypatch.setattr(table, "publish", broken_publish)   # in this process only: the edge watcher still works
     assert pipeline.deploy_locked(p, dep_id, wait=30) == "SUCCESS"
     d = api.get(f"/api/deployments/{dep_id}")
     assert d["status"] == "SUCCESS" and api.get("/api/services/aftershock")["status"] == "running"
     assert docker_client.containers.get(f"rl-test-aftershock-{dep_id}").status == "running"
     # the edge watcher publishes the route from the database
     assert eventually(lambda: edge_get(platform_up, "aftershock").text == "hello from shock\n", 20)
+
+
+def another_deployment(p, name: str) -> int:
+    from models.db import session
+    from models.tables import Deployment, Service
+    from sqlmodel import select
+
+    with session(p.engine) as db:
+        dep = Deployment(service_id=db.exec(select(Service).where(Service.name == name)).one().id)
+        db.add(dep)
+        db.commit()
+        db.refresh(dep)
+        return dep.id
+
+
+def test_the_edge_routes_to_a_deployment_before_it_reads_success(api, project, git_server, platform_up, monkeypatch):
+    """Found by CI: a first deploy read SUCCESS and the request right after got the 503 page, because
+    the routes were published only after the commit (and after the workdir was removed). The edge is
+    now switched first and the database commits under the same lock."""
+    from control import deployments as ctl
+    from edge import table
+    from jobs import pipeline
+
+    seen = {}
+    real = ctl.go_live
+
+    def observed_go_live(db, dep_id, service_id, **values):
+        seen.update(routes={r.subdomain: r for r in table.read(platform_up.routes_file)})
+        return real(db, dep_id, service_id, **values)
+
+    p, dep_id = unqueued_deployment(platform_up, api, project, git_server, "firstlight", samples.python_app("dawn"))
+    monkeypatch.setattr(ctl, "go_live", observed_go_live)
+    assert pipeline.deploy_locked(p, dep_id, wait=30) == "SUCCESS"
+    route = seen["routes"]["firstlight"]
+    assert (route.deployment_id, route.state) == (dep_id, "running") and route.ip and route.port
+    assert edge_get(platform_up, "firstlight").text == "hello from dawn\n"
+
+
+def test_a_switch_refused_at_the_commit_leaves_the_old_version_routed(api, project, git_server, platform_up,
+                                                                      monkeypatch):
+    """The edge is switched just before the commit; when the commit is refused (the deployment was
+    cancelled at that moment) the table is rebuilt from the database before anyone else writes it."""
+    from control import deployments as ctl
+    from edge import table
+    from jobs import pipeline
+
+    p, first = unqueued_deployment(platform_up, api, project, git_server, "refusal", samples.python_app("kept"))
+    assert pipeline.deploy_locked(p, first, wait=30) == "SUCCESS"
+    second = another_deployment(p, "refusal")
+    monkeypatch.setattr(ctl, "go_live", lambda db, dep_id, service_id, **values: False)
+    assert pipeline.deploy_locked(p, second, wait=30) == "FAILED"
+    route = {r.subdomain: r for r in table.read(platform_up.routes_file)}["refusal"]
+    assert route.deployment_id == first and route.ip
+    assert "the live version was not switched" in api.get(f"/api/deployments/{second}")["failure_reason"]
+    assert edge_get(platform_up, "refusal").text == "hello from kept\n"
