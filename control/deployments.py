@@ -189,6 +189,18 @@ def newer_queued(db: Session, dep: Deployment) -> Deployment | None:
                    .order_by(Deployment.id.desc())).first()
 
 
+def older_deploy_waiting(db: Session, dep: Deployment) -> Deployment | None:
+    """For a redeploy: a deploy (or rollback) of the same service queued before it and not yet
+    run. The redeploy waits for it, so it takes live what the member asked for first (two messages
+    fetched together could otherwise run in either order)."""
+    if dep.kind != REDEPLOY:
+        return None
+    return db.exec(select(Deployment).where(Deployment.service_id == dep.service_id, Deployment.id < dep.id,
+                                            Deployment.status == DS.QUEUED.value,
+                                            or_(Deployment.kind.is_(None), Deployment.kind != REDEPLOY))
+                   .order_by(Deployment.id)).first()
+
+
 def forget_progress(platform, dep_ids) -> None:
     """Drop the Redis state kept by deployment number (live log, cancel request). Numbers can come
     back (SQLite reuses the highest id after a delete; a wiped database starts again at 1): a new

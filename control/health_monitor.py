@@ -58,6 +58,13 @@ def step(t: Track, result: str | None, spec: HealthSpec, now: float) -> Verdict:
                    restart=True)
 
 
+def keeps_while_restarting(t: Track | None, live_deployment_id: int, now: float) -> bool:
+    """Pure: keep a service's track (and its unhealthy verdict) while its container is not
+    routable, if that is because this monitor restarted it: until its start period is over.
+    Dropping it then would make the status read "crashed" and then "running", never "unhealthy"."""
+    return t is not None and t.deployment_id == live_deployment_id and t.restarted and now < t.next_at
+
+
 @dataclass
 class Monitor:
     platform: object
@@ -80,11 +87,13 @@ class Monitor:
         seen = set()
         for svc in services:
             route = routes.get(svc.name)
+            t = self.tracks.get(svc.name)
             if route is None or route.deployment_id != svc.live_deployment_id or not route.upstream:
+                if keeps_while_restarting(t, svc.live_deployment_id, now):
+                    seen.add(svc.name)   # the container is down because this monitor restarts it
                 continue
             seen.add(svc.name)
             spec = specs.get(svc.live_deployment_id) or HealthSpec.from_service(svc, s.health_timeout)
-            t = self.tracks.get(svc.name)
             if t is None or t.deployment_id != svc.live_deployment_id:   # a new deployment: just passed its check
                 t = Track(svc.live_deployment_id, next_at=now + spec.interval)
             if now < t.next_at:

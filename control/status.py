@@ -64,6 +64,9 @@ def judge(current: str, seen: Observed, unhealthy: str | None = None) -> tuple[s
         return ServiceStatus.CRASHED.value, "the live container was removed outside RenderLite; deploy again"
     if seen.running:
         return (ServiceStatus.UNHEALTHY.value, unhealthy) if unhealthy else (ServiceStatus.RUNNING.value, None)
+    if unhealthy and not seen.restarting:
+        # between the stop and the start of the restart the health monitor ordered: not a crash
+        return ServiceStatus.UNHEALTHY.value, unhealthy
     out = f" Last output:\n{seen.logs}" if seen.logs else ""
     if seen.restarting or seen.restarts:
         stopped = " RenderLite stopped restarting it; fix the app and deploy again, or press Start." if seen.gave_up else ""

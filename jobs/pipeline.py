@@ -95,7 +95,8 @@ def claim(platform, deployment_id: int) -> Job | str:
 def deploy_locked(platform, deployment_id: int, wait: float | None = None) -> str | None:
     """Run one deployment holding its service's lock, as every caller must: the lock is how crash
     recovery tells a running deployment from one whose worker died. None: another deploy of the
-    service holds the lock (after ``wait`` seconds; None: do not wait)."""
+    service holds the lock (after ``wait`` seconds; None: do not wait), or this is a redeploy and
+    a deploy queued before it has not run yet."""
     with session(platform.engine) as db:
         dep = db.get(Deployment, deployment_id)
         if dep is None:
@@ -105,6 +106,10 @@ def deploy_locked(platform, deployment_id: int, wait: float | None = None) -> st
     if not lock.acquire(wait):
         return None
     try:
+        with session(platform.engine) as db:
+            dep = db.get(Deployment, deployment_id)
+            if dep is not None and ctl.older_deploy_waiting(db, dep) is not None:
+                return None   # a redeploy runs after the deploys queued before it: look again later
         return deploy(platform, deployment_id)
     finally:
         lock.release()

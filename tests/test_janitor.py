@@ -83,6 +83,30 @@ def test_health_monitor_detail_names_the_failures():
     assert not v2.restart and "restarting it did not help" in v2.unhealthy
 
 
+def test_a_container_the_monitor_is_restarting_reads_unhealthy_not_crashed():
+    """Found in review: the reconciler saw the container between the stop and the start of the
+    monitor's restart and wrote "crashed"; the monitor then dropped its verdict (the route had no
+    address), so "unhealthy" was never shown."""
+    from control.health_monitor import keeps_while_restarting
+    from control.status import Observed, judge
+
+    detail = "failed its health check 3 times in a row (x); RenderLite restarted it"
+    down = Observed(exists=True, running=False, restarting=False, exit_code=143, restarts=0, logs="")
+    assert judge("unhealthy", down, detail) == ("unhealthy", detail)
+    assert judge("running", down, None)[0] == "crashed", "with no verdict a stopped container is a crash"
+    looping = Observed(exists=True, running=False, restarting=True, exit_code=1, restarts=3, logs="boom")
+    assert judge("unhealthy", looping, detail)[0] == "crashed", "Docker restarting it after exits is a crash loop"
+    gone = Observed(exists=False, running=False, restarting=False, exit_code=None, restarts=0, logs="")
+    assert judge("unhealthy", gone, detail)[0] == "crashed"
+
+    restarted = step(Track(7, failures=2), "GET /healthz answered 500", SPEC, 100).track
+    assert restarted.restarted and keeps_while_restarting(restarted, 7, 110)
+    assert not keeps_while_restarting(restarted, 7, restarted.next_at + 1), "after the start period: let it go"
+    assert not keeps_while_restarting(restarted, 8, 110), "a new deployment starts a new track"
+    assert not keeps_while_restarting(Track(7, failures=1), 7, 0), "not restarted by the monitor"
+    assert not keeps_while_restarting(None, 7, 0)
+
+
 def test_up_reads_the_exits_the_supervisor_writes():
     from cli.supervisor import exits
 

@@ -241,13 +241,14 @@ def test_a_failure_after_the_switch_never_removes_the_version_just_made_live(api
     assert eventually(lambda: edge_get(platform_up, "aftershock").text == "hello from shock\n", 20)
 
 
-def another_deployment(p, name: str) -> int:
+def another_deployment(p, name: str, **values) -> int:
+    """One more deployment row of the service, never queued (run it with deploy_locked)."""
     from models.db import session
     from models.tables import Deployment, Service
     from sqlmodel import select
 
     with session(p.engine) as db:
-        dep = Deployment(service_id=db.exec(select(Service).where(Service.name == name)).one().id)
+        dep = Deployment(service_id=db.exec(select(Service).where(Service.name == name)).one().id, **values)
         db.add(dep)
         db.commit()
         db.refresh(dep)
@@ -294,3 +295,22 @@ def test_a_switch_refused_at_the_commit_leaves_the_old_version_routed(api, proje
     assert route.deployment_id == first and route.ip
     assert "the live version was not switched" in api.get(f"/api/deployments/{second}")["failure_reason"]
     assert edge_get(platform_up, "refusal").text == "hello from kept\n"
+
+
+def test_a_redeploy_waits_for_the_deploy_queued_before_it(api, project, git_server, platform_up):
+    """Found in review: the worker fetches several messages at once, so a redeploy pressed right after
+    a deploy could run first and redeploy the old version, then the deploy replaced it."""
+    from jobs import pipeline
+    from models.tables import REDEPLOY
+
+    p, first = unqueued_deployment(platform_up, api, project, git_server, "inorder", samples.python_app("one"))
+    assert pipeline.deploy_locked(p, first, wait=30) == "SUCCESS"
+    git_server.commit("inorder", {"version.txt": "two\n"})
+    deploy = another_deployment(p, "inorder")
+    again = another_deployment(p, "inorder", kind=REDEPLOY, source_deployment_id=first)
+    assert pipeline.deploy_locked(p, again, wait=30) is None, "it must wait for the deploy queued before it"
+    assert api.get(f"/api/deployments/{again}")["status"] == "QUEUED"
+    assert pipeline.deploy_locked(p, deploy, wait=30) == "SUCCESS"
+    assert pipeline.deploy_locked(p, again, wait=30) == "SUCCESS"
+    assert api.get(f"/api/deployments/{again}")["redeploy_of"] == deploy
+    assert edge_get(platform_up, "inorder").text == "hello from two\n"
