@@ -143,8 +143,16 @@ def deploy(platform, deployment_id: int) -> str:
     if not job.routed:
         publish_route(job)
     # The drain runs after the lock is released: the next deploy of this service need not wait for it.
-    # (A worker killed meanwhile leaves the old container to the janitor, which retires it.)
-    threading.Thread(target=retire_old, args=(platform, job.svc, started.container.id, job.tag),
+    # (A worker killed meanwhile, or a listing that fails, leaves the old container to the janitor.)
+    # Which containers are old is decided now, under the lock: a later deploy's container, created
+    # once the lock is free, is never among them.
+    try:
+        old = [row["Id"] for row in platform.docker.api.containers(
+            all=True, filters=lbl.selector(s.instance, service=job.svc.name)) if row["Id"] != started.container.id]
+    except docker.errors.APIError as e:
+        log.warning("listing the old containers of %s failed (%s); the janitor retires them", job.svc.name, e)
+        old = []
+    threading.Thread(target=retire_old, args=(platform, job.svc, old, job.tag),
                      name=f"retire-{job.svc.name}", daemon=False).start()
     return DS.SUCCESS.value
 
@@ -319,11 +327,9 @@ def publish_route(job: Job) -> None:
         job.out.line("    the route table could not be published now; the edge watcher publishes it within seconds")
 
 
-def retire_old(platform, svc: Service, live_container_id: str, live_tag: str) -> None:
-    """After the drain period, stop the service's other containers and prune old images."""
+def retire_old(platform, svc: Service, old: list[str], live_tag: str) -> None:
+    """After the drain period, stop the service's old containers and prune old images."""
     s = platform.settings
-    old = [row["Id"] for row in platform.docker.api.containers(
-        all=True, filters=lbl.selector(s.instance, service=svc.name)) if row["Id"] != live_container_id]
     if old:   # the edge moves new requests within its DNS refresh; then in-flight ones get the drain
         time.sleep(caddy.REFRESH_S + 0.5 + s.drain_seconds)
     for cid in old:

@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import BuildError, Cancelled
 from jobs import build
+from tests.conftest import eventually
 
 
 class Log:
@@ -21,11 +22,12 @@ class Log:
 
 def sleeper(tmp_path, base_images):
     (tmp_path / "Dockerfile").write_text(f"FROM {base_images['python']}\nRUN echo started && sleep 120\n")
-    return build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/sleeper:1", timeout=4)
+    return build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="rlunit/sleeper:1", timeout=4)
 
 
 def running_build_containers(docker_client):
-    return [c for c in docker_client.containers.list() if "sleep 120" in " ".join(c.attrs["Config"].get("Cmd") or [])]
+    """From one listing (no inspect per container: one removed meanwhile cannot make it fail)."""
+    return [row["Id"] for row in docker_client.api.containers() if "sleep 120" in (row.get("Command") or "")]
 
 
 def test_build_past_its_limit_is_stopped(tmp_path, docker_client, base_images):
@@ -33,8 +35,7 @@ def test_build_past_its_limit_is_stopped(tmp_path, docker_client, base_images):
     with pytest.raises(BuildError, match=r"build exceeded 4 s at step 2/\d \(RUN echo started && sleep 120\)"):
         build.run(docker_client, sleeper(tmp_path, base_images), Log())
     assert time.monotonic() - t < 15
-    time.sleep(2)
-    assert running_build_containers(docker_client) == []
+    assert eventually(lambda: running_build_containers(docker_client) == [], 20), "the build's RUN container was stopped"
 
 
 def test_cancel_stops_a_running_build(tmp_path, docker_client, base_images):
@@ -46,8 +47,7 @@ def test_cancel_stops_a_running_build(tmp_path, docker_client, base_images):
     with pytest.raises(Cancelled):
         build.run(docker_client, plan, Log(), cancelled=flag.is_set)
     assert time.monotonic() - t < 15
-    time.sleep(2)
-    assert running_build_containers(docker_client) == []
+    assert eventually(lambda: running_build_containers(docker_client) == [], 20), "the build's RUN container was stopped"
 
 
 CGROUP_LIMITS = ("RUN echo cpu=$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) "
@@ -58,7 +58,7 @@ def test_build_steps_run_under_the_memory_and_cpu_caps(tmp_path, docker_client, 
     bust = f"ENV CACHE_BUST={time.time_ns()}\n"   # the RUN steps must run, not come from an earlier run's cache
     (tmp_path / "Dockerfile").write_text(f"FROM {base_images['python']}\n{bust}{CGROUP_LIMITS}"
                                          f"RUN python3 -c 'x = bytearray(600 * 1024 * 1024); print(len(x))'\n")
-    plan = build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/hog:1", timeout=120,
+    plan = build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="rlunit/hog:1", timeout=120,
                            memory_mb=256, cpus=0.5)
     log = Log()
     with pytest.raises(BuildError, match=r"step 4/4 .*non-zero code: 137"):   # killed by the OOM killer
@@ -75,7 +75,7 @@ def test_a_fork_bomb_in_a_build_step_hits_the_builds_process_limit(tmp_path, doc
     (tmp_path / "Dockerfile").write_text(
         f"FROM {base_images['python']}\n{bust}"
         "RUN i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); done; echo all-forked; wait\n")
-    plan = build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="renderlite-test/forks:1", timeout=60,
+    plan = build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="rlunit/forks:1", timeout=60,
                            cgroup_parent=parent)
     log = Log()
     t = time.monotonic()

@@ -27,7 +27,8 @@ def deployed(api, project, git_server, name, files, **settings):
 def test_fork_bomb_and_memory_hog_leave_the_platform_and_neighbours_answering(
         api, project, git_server, platform_up, docker_client):
     deployed(api, project, git_server, "peaceful", samples.python_app("peaceful"))
-    d = deployed(api, project, git_server, "hostile", samples.hostile_app(), memory_mb="128", pids="64")
+    d = deployed(api, project, git_server, "hostile", samples.hostile_app(), memory_mb="128", pids="64",
+                 health_retries="100")   # after the fork bomb the monitor must not restart it while it is inspected
     box = docker_client.containers.get(f"rl-test-hostile-{d['id']}")
     host = box.attrs["HostConfig"]
     assert host["Memory"] == 128 * 1024 * 1024 and host["PidsLimit"] == 64

@@ -71,13 +71,13 @@ def test_container_stopped_outside_shows_crashed_within_seconds(api, project, gi
 
 
 def test_crash_loop_is_bounded_and_shown(api, project, git_server, platform_up, docker_client):
-    crashy = samples.python_app("boom", cmd='["sh", "-c", "python app.py & sleep 2; exit 7"]')
+    crashy = samples.python_app("boom", cmd='["sh", "-c", "python app.py & sleep 3; exit 7"]')   # up long enough to pass its deploy check
     d = deployed(api, project, git_server, "crashy", crashy)
     svc = eventually(lambda: (s := api.get("/api/services/crashy"))["status"] == "crashed"
                      and "restarted" in (s["status_detail"] or "") and s, seconds=60)
     assert "code 7" in svc["status_detail"]
     c = docker_client.containers.get(f"rl-test-crashy-{d['id']}")
-    assert eventually(lambda: c.reload() or c.status == "exited", seconds=40)
+    assert eventually(lambda: c.reload() or c.status == "exited", seconds=90)
     count = c.attrs["RestartCount"]
     time.sleep(6)
     c.reload()

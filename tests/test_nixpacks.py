@@ -52,17 +52,17 @@ def plan_for(tmp_path, binary, mode, timeout=120, **kw):
     src = tmp_path / "src"
     src.mkdir(exist_ok=True)
     (src / "MODE").write_text(mode)
-    req = build.BuildRequest(checkout=src, tag="renderlite-test/nix:1", timeout=timeout, builder="nixpacks", **kw)
+    req = build.BuildRequest(checkout=src, tag="rlunit/nix:1", timeout=timeout, builder="nixpacks", **kw)
     return build.plan(req, nixpacks_bin=binary)
 
 
 def test_nixpacks_builds_the_image_with_the_services_start_command(tmp_path, nixpacks, docker_client):
     log = Log()
     build.run(docker_client, plan_for(tmp_path, nixpacks, "ok", start_command="echo started; sleep 1"), log)
-    cmd = docker_client.images.get("renderlite-test/nix:1").attrs["Config"]["Cmd"]
+    cmd = docker_client.images.get("rlunit/nix:1").attrs["Config"]["Cmd"]
     assert cmd == ["sh", "-c", "echo started; sleep 1"], "the start command reached nixpacks as one argv item"
     assert any("nixpacks stand-in: building" in ln for ln in log.lines)
-    docker_client.images.remove("renderlite-test/nix:1", force=True)
+    docker_client.images.remove("rlunit/nix:1", force=True)
 
 
 def test_nixpacks_failure_names_the_cause(tmp_path, nixpacks, docker_client):

@@ -314,3 +314,30 @@ def test_a_redeploy_waits_for_the_deploy_queued_before_it(api, project, git_serv
     assert pipeline.deploy_locked(p, again, wait=30) == "SUCCESS"
     assert api.get(f"/api/deployments/{again}")["redeploy_of"] == deploy
     assert edge_get(platform_up, "inorder").text == "hello from two\n"
+
+
+def test_retiring_spares_a_container_created_after_the_switch(api, project, git_server, platform_up, monkeypatch,
+                                                              docker_client, base_images):
+    """Found in review: the drain thread listed the service's containers when it ran, after the lock
+    was free, so the next deploy's new container could be among the "old" ones and be stopped."""
+    from jobs import pipeline
+
+    captured, retire = [], pipeline.retire_old
+
+    p, first = unqueued_deployment(platform_up, api, project, git_server, "successor", samples.python_app("one"))
+    assert pipeline.deploy_locked(p, first, wait=30) == "SUCCESS"
+    second = another_deployment(p, "successor")
+    monkeypatch.setattr(pipeline, "retire_old", lambda *args: captured.append(args))   # held back: the next deploy comes first
+    assert pipeline.deploy_locked(p, second, wait=30) == "SUCCESS"
+    monkeypatch.undo()
+    old = docker_client.containers.get(f"rl-test-successor-{first}")
+    labels = docker_client.containers.get(f"rl-test-successor-{second}").labels
+    newcomer = docker_client.containers.run(base_images["python"], ["sleep", "120"], labels=labels, detach=True,
+                                            name="rl-test-successor-newcomer")
+    try:
+        retire(*captured[-1])
+        newcomer.reload()
+        assert newcomer.status == "running", "the next deploy's container was retired"
+        assert not docker_client.containers.list(all=True, filters={"id": old.id}), "the old one was retired"
+    finally:
+        newcomer.remove(force=True)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests import samples
-from tests.conftest import ROOT, edge_get, wait_deploy
+from tests.conftest import ROOT, edge_get, eventually, wait_deploy
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,7 @@ def test_apps_are_routed_again_after_a_docker_engine_restart(api, project, platf
             last = e
         time.sleep(0.5)
     assert getattr(last, "text", None) == "hello from still here\n", last
-    assert api.get("/api/services/survivor")["status"] == "running"
+    assert eventually(lambda: api.get("/api/services/survivor")["status"] == "running", 15), api.get("/api/services/survivor")
     print(f"address before {ip_before}, after "
           f"{client.containers.get(before.id).attrs['NetworkSettings']['Networks'][platform_up.apps_network]['IPAddress']}")
 
