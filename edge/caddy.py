@@ -2,7 +2,7 @@
 
 Caddy's configuration does not depend on which apps run: it is built from settings alone. One
 route sends ``*.<domain>`` to the container that DNS names for the subdomain (SRV lookup of
-``<subdomain>.<instance>.rl.internal`` against the edge agent, refreshed every second), and
+``<subdomain>.<instance>.rl.internal`` against the edge agent, cached for a quarter of a second), and
 errors (no running container, a container that does not answer) are answered by the agent's
 status page. So deploys, stops and renames never reload Caddy, and a reload (which in Caddy 2.6
 closes upgraded connections such as WebSockets) happens only when settings change.
@@ -18,7 +18,7 @@ from core.settings import Settings
 from edge import dns
 
 log = logging.getLogger("renderlite.edge")
-REFRESH_S = 1.0   # how long Caddy caches a DNS answer: a switch reaches the edge within this
+REFRESH_S = 0.25   # how long Caddy caches a DNS answer: a switch reaches every new request within this
 
 
 def config(s: Settings) -> dict:
