@@ -44,8 +44,8 @@ def platform(instance: str = "bench"):
     ensure_all(client)
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()   # locks and logs of an earlier run
     git = GitServer(tmp / "git", 29419).start()
-    subprocess.run([sys.executable, "-m", "cli", "up", "--detach"], cwd=ROOT, env=env, check=True)
     try:
+        subprocess.run([sys.executable, "-m", "cli", "up", "--detach"], cwd=ROOT, env=env, check=True)
         api = Api(settings)
         api.post("/api/projects", {"name": "bench"})
         yield Bench(settings, api, git, client)

@@ -26,8 +26,13 @@ class GitServer:
             ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={self.base}", "--listen=127.0.0.1",
              f"--port={self.port}", str(self.base)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(50):
+            if self.proc.poll() is not None:   # e.g. the port is taken (a daemon left by an earlier run)
+                raise RuntimeError(f"git daemon exited at start (is port {self.port} taken?)")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                time.sleep(0.1)   # the answer may be another process's: ours must still be alive
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"git daemon exited at start (is port {self.port} taken?)")
                 return self
             except OSError:
                 time.sleep(0.1)
