@@ -15,6 +15,9 @@ def cmd_projects(args, s):
     if args.action == "create":
         p = api.post("/api/projects", {"name": args.name})
         print(f"created project {p['name']}")
+    elif args.action == "delete":
+        p = api.call("DELETE", f"/api/projects/{seg(args.name)}")
+        print(f"deleted project {p['deleted']}")
     else:
         for p in api.get("/api/projects"):
             print(p["name"])
@@ -229,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("pairs", nargs="*")
     ev.add_argument("--reveal", action="store_true", help="list: show the values")
 
-    pr = sub.add_parser("projects", help="list or create projects")
-    pr.add_argument("action", choices=["create", "list"])
+    pr = sub.add_parser("projects", help="list, create or delete projects (a project is deleted once it has no services)")
+    pr.add_argument("action", choices=["create", "list", "delete"])
     pr.add_argument("name", nargs="?")
 
     sv = sub.add_parser("services", help="list or create services")
@@ -320,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             from jobs.base_images import ensure_all
             print(ensure_all(docker.from_env(timeout=600)))
             return 0
-        if args.cmd == "projects" and args.action == "create" and not args.name:
-            ap.error("projects create needs a NAME")
+        if args.cmd == "projects" and args.action in ("create", "delete") and not args.name:
+            ap.error(f"projects {args.action} needs a NAME")
         if args.cmd == "services" and args.action == "create" and not (args.project and args.name and args.repo):
             ap.error("services create needs --project, --name and --repo")
         handler = {"projects": cmd_projects, "services": cmd_services, "deploy": cmd_deploy, "rollback": cmd_deploy, "redeploy": cmd_deploy,

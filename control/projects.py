@@ -22,15 +22,38 @@ def create_project(db: Session, name: str) -> Project:
     return p
 
 
+def delete_project(db: Session, ref: str | int) -> str:
+    """Delete an empty project (``ref`` as for get_project). One that still has services is refused, naming them: deleting a
+    service stops its app and removes its images, which a project delete must not do by surprise."""
+    p = get_project(db, ref)
+    names = [x.name for x in db.exec(select(Service).where(Service.project_id == p.id).order_by(Service.name)).all()]
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise ValidationError(f"project '{p.name}' still has {len(names)} service(s) ({shown}); delete them first "
+                              "(`./renderlite delete <service>`, or Delete on the service's page), then the project")
+    db.delete(p)
+    try:
+        db.commit()
+    except IntegrityError:   # a service was created in it meanwhile
+        db.rollback()
+        raise ValidationError(f"project '{p.name}' got a service meanwhile; delete that first, then the project") from None
+    return p.name
+
+
 def list_projects(db: Session) -> list[Project]:
     return list(db.exec(select(Project).order_by(Project.name)).all())
 
 
 def get_project(db: Session, ref: str | int) -> Project:
-    """By name first (names may be all digits), then by id."""
-    p = db.exec(select(Project).where(Project.name == str(ref).strip().lower())).first()
-    if p is None and str(ref).isdigit():
-        p = db.get(Project, int(ref))
+    """An int is an id, and only an id. A string is a name first (names may be all digits), then
+    an id: so a project named "7" is never taken for the project whose id is 7 by a caller that
+    holds an id (found in review: the dashboard passed ids, and a digit name shadowed them)."""
+    if isinstance(ref, int):
+        p = db.get(Project, ref)
+    else:
+        p = db.exec(select(Project).where(Project.name == str(ref).strip().lower())).first()
+        if p is None and str(ref).isdigit():
+            p = db.get(Project, int(ref))
     if not p:
         raise NotFound(f"project '{ref}' not found; list projects with `./renderlite projects list`")
     return p
@@ -38,7 +61,7 @@ def get_project(db: Session, ref: str | int) -> Project:
 
 @dataclass
 class ServiceInput:
-    project: str
+    project: str | int                    # a name (or an id as text) from the API; an id from the dashboard
     name: str
     repo_url: str
     branch: str = "main"
@@ -79,18 +102,21 @@ def create_service(db: Session, data: ServiceInput) -> Service:
     return s
 
 
-def list_services(db: Session, project: str | None = None) -> list[Service]:
+def list_services(db: Session, project: str | int | None = None) -> list[Service]:
     q = select(Service).order_by(Service.name)
-    if project:
+    if project is not None and project != "":
         q = q.where(Service.project_id == get_project(db, project).id)
     return list(db.exec(q).all())
 
 
 def get_service(db: Session, ref: str | int) -> Service:
-    """By name first (names may be all digits), then by id."""
-    s = db.exec(select(Service).where(Service.name == str(ref).strip().lower())).first()
-    if s is None and str(ref).isdigit():
-        s = db.get(Service, int(ref))
+    """An int is an id, and only an id; a string is a name first, then an id (as get_project)."""
+    if isinstance(ref, int):
+        s = db.get(Service, ref)
+    else:
+        s = db.exec(select(Service).where(Service.name == str(ref).strip().lower())).first()
+        if s is None and str(ref).isdigit():
+            s = db.get(Service, int(ref))
     if not s:
         raise NotFound(f"service '{ref}' not found; list services with `./renderlite services list`")
     return s

@@ -94,6 +94,9 @@ def make_api(platform) -> Starlette:
     def create_project(req, db, body):
         return views.project(projects.create_project(db, str(body.get("name", ""))))
 
+    def delete_project(req, db, body):
+        return {"deleted": projects.delete_project(db, req.path_params["name"])}
+
     def list_services(req, db, body):
         return [views.service(x, s) for x in projects.list_services(db, req.query_params.get("project"))]
 
@@ -201,6 +204,7 @@ def make_api(platform) -> Starlette:
         Route("/api/health", health),
         Route("/api/projects", guarded(list_projects), methods=["GET"]),
         Route("/api/projects", guarded(create_project), methods=["POST"]),
+        Route("/api/projects/{name}", guarded(delete_project), methods=["DELETE"]),
         Route("/api/services", guarded(list_services), methods=["GET"]),
         Route("/api/services", guarded(create_service), methods=["POST"]),
         Route("/api/services/{name}", guarded(get_service), methods=["GET"]),

@@ -193,7 +193,7 @@ class ProjectState(AuthState):
             p = _by_name(db, Project, _route_name(self), "project")
             self.project_name, self._project_id = p.name, p.id
             self.services = [{k: str(v if v is not None else "") for k, v in views.service(s, settings).items()}
-                             for s in ctl.list_services(db, str(p.id))]
+                             for s in ctl.list_services(db, p.id)]
 
     @rx.event
     def load(self):
@@ -213,7 +213,7 @@ class ProjectState(AuthState):
             self.error = "this project does not exist; go back to Projects"
             return
         data = ctl.ServiceInput(
-            project=str(self._project_id), name=str(form.get("name") or ""), repo_url=str(form.get("repo_url") or ""),
+            project=self._project_id, name=str(form.get("name") or ""), repo_url=str(form.get("repo_url") or ""),
             branch=str(form.get("branch") or "main"), root_dir=str(form.get("root_dir") or ""),
             dockerfile_path=str(form.get("dockerfile_path") or "Dockerfile"), port=str(form.get("port") or ""))
         try:
@@ -224,6 +224,19 @@ class ProjectState(AuthState):
         self.error = ""
         self._refresh()
         return [rx.set_value(i, "") for i in ("service-name-input", "repo-url-input", "root-dir-input")]
+
+    @rx.event
+    def delete(self):
+        """Delete this project; refused (with the reason shown) while it has services."""
+        if not self._allowed():
+            return self._deny()
+        try:
+            with _db() as db:
+                ctl.delete_project(db, self._project_id)
+        except Exception as e:  # noqa: BLE001
+            return self._fail(e)
+        self.error, self.project_name, self.services, self._project_id = "", "", [], 0
+        return rx.redirect("/")
 
 
 class ServiceState(AuthState):

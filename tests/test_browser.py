@@ -223,3 +223,20 @@ def test_an_unknown_service_page_shows_only_the_error(page, api, platform_up):
     page.goto(platform_up.web_url + "/services/no-such-service")
     expect(page.locator("#error-message")).to_contain_text("service 'no-such-service' not found")
     expect(page.locator("#deploy-button")).to_have_count(0)
+
+
+def test_an_empty_project_is_deleted_from_its_page_and_a_busy_one_is_not(page, api, platform_up, git_server):
+    from playwright.sync_api import expect
+
+    api.post("/api/projects", {"name": "tidy"})
+    api.post("/api/services", {"project": "tidy", "name": "tidy-web",
+                               "repo_url": git_server.create("tidy-web", samples.python_app("t"))})
+    sign_in(page, api, platform_up)
+    page.goto(platform_up.web_url + "/projects/tidy")
+    expect(page.get_by_role("link", name="tidy-web", exact=True)).to_be_visible()
+    expect(page.locator("#delete-project-button")).to_have_count(0)   # offered only once it is empty
+    api.call("DELETE", "/api/services/tidy-web")
+    page.reload()
+    page.click("#delete-project-button")
+    page.wait_for_url(platform_up.web_url + "/")
+    assert "tidy" not in [p["name"] for p in api.get("/api/projects")]

@@ -9,7 +9,8 @@ from control import deployments as ctl, projects
 from core.errors import NotFound, ValidationError
 from core.settings import Settings
 from models.db import make_engine, migrate, session
-from models.tables import Deployment
+from models.tables import Deployment, Service
+from sqlmodel import delete as sql_delete
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -147,3 +148,40 @@ def test_redeploys_share_their_sources_image_so_they_never_push_out_a_real_versi
         db.add(svc)
         db.commit()
         assert ctl.rollback_target(db, svc, None).id == a, "the previous version, not a copy of the live one"
+
+
+def test_an_id_is_never_taken_for_a_digit_name(engine):
+    """The dashboard holds ids; a service or project named like another's id must not shadow it
+    (found in review: Deploy on service #2's page deployed the service named "2")."""
+    with session(engine) as db:
+        first = projects.create_project(db, "first")
+        named_like = projects.create_project(db, str(first.id))   # a project named "1"
+        web = projects.create_service(db, projects.ServiceInput(project=first.id, name="web",
+                                                                repo_url="https://example.com/a.git"))
+        assert web.project_id == first.id, "an int project reference is an id"
+        digit = projects.create_service(db, projects.ServiceInput(project=named_like.name, name=str(web.id),
+                                                                  repo_url="https://example.com/b.git"))
+        assert digit.project_id == named_like.id, "a text reference is a name first"
+        assert projects.get_service(db, web.id).name == "web"
+        assert projects.get_service(db, str(web.id)).id == digit.id
+        assert projects.get_project(db, first.id).name == "first"
+        assert [s.name for s in projects.list_services(db, first.id)] == ["web"]
+        with pytest.raises(NotFound):
+            projects.get_service(db, 10_000)
+
+
+def test_a_project_is_deleted_only_once_it_has_no_services(engine):
+    with session(engine) as db:
+        p = projects.create_project(db, "short-lived")
+        projects.create_service(db, projects.ServiceInput(project="short-lived", name="api",
+                                                          repo_url="https://example.com/a.git"))
+        with pytest.raises(ValidationError, match=r"still has 1 service\(s\) \(api\); delete them first"):
+            projects.delete_project(db, "short-lived")
+        assert projects.get_project(db, p.id).name == "short-lived", "a refused delete loses nothing"
+        db.exec(sql_delete(Service))
+        db.commit()
+        assert projects.delete_project(db, "short-lived") == "short-lived"
+        with pytest.raises(NotFound, match="project 'short-lived' not found"):
+            projects.get_project(db, "short-lived")
+        with pytest.raises(NotFound):
+            projects.delete_project(db, "short-lived")

@@ -169,6 +169,23 @@ def test_cli_deploy_wait_exit_status_and_status(test_env, api, project, git_serv
     assert r.returncode == 1 and "FAILED at build" in r.stderr
 
 
+def test_cli_project_delete_refuses_while_it_has_services(test_env, api, git_server):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cli", *a], cwd=ROOT, env=test_env,
+                                    capture_output=True, text=True, timeout=120)
+    assert run("projects", "create", "scratch").returncode == 0
+    api.post("/api/services", {"project": "scratch", "name": "scratch-web",
+                               "repo_url": git_server.create("scratch-web", samples.python_app("s"))})
+    r = run("projects", "delete", "scratch")
+    assert r.returncode == 1 and "still has 1 service(s) (scratch-web); delete them first" in r.stderr, r.stderr
+    assert "scratch" in run("projects", "list").stdout.split()
+    assert run("delete", "scratch-web").returncode == 0
+    r = run("projects", "delete", "scratch")
+    assert r.returncode == 0 and "deleted project scratch" in r.stdout, r.stderr
+    assert "scratch" not in run("projects", "list").stdout.split()
+    r = run("projects", "delete", "scratch")
+    assert r.returncode == 1 and "project 'scratch' not found" in r.stderr
+
+
 def test_unknown_host_gets_a_clear_404(platform_up):
     r = edge_get(platform_up, "no-such-app")
     assert r.status_code == 404 and "No RenderLite service" in r.text

@@ -66,5 +66,8 @@ def project() -> rx.Component:
         rx.heading(rx.text.span("Project "), rx.code(ProjectState.project_name), size="5"),
         _services_table(),
         rx.cond(ProjectState.project_name != "", _create_form()),
+        rx.cond((ProjectState.project_name != "") & (ProjectState.services.length() == 0),
+                rx.button("Delete this empty project", color_scheme="red", variant="soft", id="delete-project-button",
+                          on_click=ProjectState.delete)),
         crumbs=[rx.text("/"), rx.link("Projects", href="/")],
     )
