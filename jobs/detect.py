@@ -11,6 +11,7 @@ command naming a runtime's tool (npm, gunicorn, bundle, ...) settles a mixed rep
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -147,13 +148,18 @@ def _node(root, env, log, build, start):
                    "site is served as static files from out/")
         return dict(plan, runtime="static", builder="node", env={}, start=STATIC_SERVER.format(dir="/app/site"))
     if scripts.get("start"):
-        log.append(f"start: `{pm} start` (start script: {scripts['start']})")
-        return dict(plan, start=f"{pm} start" if pm != "bun" else "bun run start")
+        cmd = f"{pm} start" if pm != "bun" else "bun run start"
+        log.append(f"start: `{cmd}` (start script: {scripts['start']})")
+        return dict(plan, start=cmd)
     main = pkg.get("main") if isinstance(pkg.get("main"), str) else None
     for file, why in ((main, "main in package.json"), ("server.js", "server.js, npm's default start")):
         if file and (root / file).is_file() and inside(root, root / file):   # "main": "/etc/shadow" is not the app
             log.append(f"start: `node {file}` ({why}; no start script)")
             return dict(plan, start=f"node {shlex.quote(file)}")
+    built = _built_main(main) if build else None
+    if built:   # "main": "dist/index.js" of a TypeScript server: the build writes it (found in a trial)
+        log.append(f"start: `node {built}` (main in package.json, written by the build: {build}; no start script)")
+        return dict(plan, start=f"node {shlex.quote(built)}")
     if build or (root / "index.html").is_file():
         log.append("no start script or main in package.json: serving the site as static files"
                    + (" built into the first of dist/, build/, out/" if build else " from the root folder")
@@ -163,6 +169,16 @@ def _node(root, env, log, build, start):
                     start=STATIC_SERVER.format(dir=site))
     raise BuildError(f"package.json has no start script and no main, and there is no Procfile web: line, "
                      f"so RenderLite does not know how to start the app; {NO_START}")
+
+
+def _built_main(main: str | None) -> str | None:
+    """Pure: package.json's main as a path inside the app the build may write (dist/index.js), or None."""
+    if not main:
+        return None
+    norm = posixpath.normpath(main.strip())
+    if norm.startswith(("/", "../")) or norm == ".." or not re.fullmatch(r"[\w./@+-]+\.(c|m)?js", norm):
+        return None
+    return norm
 
 
 def _next_export(root: Path, scripts: dict) -> bool:

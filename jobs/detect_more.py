@@ -6,6 +6,7 @@ raises BuildError saying how to add one.
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import tomllib
@@ -162,8 +163,15 @@ def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
         others = [f for f in ("poetry.lock", "uv.lock", "Pipfile.lock") if (root / f).is_file()]
         log.append("detected pip (requirements.txt)" + (f"; also found {', '.join(others)}, ignored: requirements.txt "
                                                         "wins because it is what pip deploys" if others else ""))
-        return "pip", dict(manifests=["requirements.txt"],
-                           install=["pip install --no-cache-dir -r requirements.txt"]), read_text(root, "requirements.txt")
+        files, local, text = requirement_files(root, "requirements.txt")
+        install = ["pip install --no-cache-dir -r requirements.txt"]
+        if local:   # `-e .`, `./libs/x`: pip needs the source, so install after it is copied (no cached layer)
+            log.append(f"requirements.txt installs from the repository itself ({local}): dependencies install "
+                       "after the source is copied")
+            return "pip", dict(manifests=[], after_copy=install), text
+        if len(files) > 1:
+            log.append(f"requirements.txt includes {', '.join(files[1:])}: copied with it for the install")
+        return "pip", dict(manifests=files, install=install), text
     project = _pyproject(root)
     if (root / "pyproject.toml").is_file():
         listed = _strings(_table(project, "project").get("dependencies"), "[project] dependencies")
@@ -173,14 +181,21 @@ def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
             return "uv", dict(manifests=["pyproject.toml", "uv.lock"], setup=["pip install --no-cache-dir uv"],
                               env={"UV_PROJECT_ENVIRONMENT": venv, "UV_LINK_MODE": "copy",
                                    "UV_PYTHON": f"{venv}/bin/python", "UV_PYTHON_DOWNLOADS": "never"},
-                              install=["uv sync --frozen --no-dev --no-install-project"]), deps
+                              install=["uv sync --frozen --no-dev --no-install-project"],
+                              # then the project itself, if it is a package (its [project.scripts] too);
+                              # --inexact keeps a server RenderLite added (found in a trial: `uv init --package`)
+                              after_copy=["uv sync --frozen --no-dev --inexact"]), deps
         if (root / "poetry.lock").is_file() or "poetry" in _table(project, "tool"):
             lock = (root / "poetry.lock").is_file()
             log.append("detected Poetry (" + ("poetry.lock" if lock else "[tool.poetry] in pyproject.toml") + ")")
+            root_pkg = _poetry_root_package(root, project)
+            if root_pkg:
+                log.append(f"the project is a package ({root_pkg}): installed after the source is copied")
             return "poetry", dict(manifests=["pyproject.toml"] + (["poetry.lock"] if lock else []),
                                   setup=["pip install --no-cache-dir poetry"],
                                   env={"POETRY_VIRTUALENVS_CREATE": "false"},
-                                  install=["poetry install --no-root --only main --no-interaction"]), deps
+                                  install=["poetry install --no-root --only main --no-interaction"],
+                                  after_copy=["poetry install --only-root --no-interaction"] if root_pkg else []), deps
         log.append(f"detected pip (pyproject.toml, {len(listed)} dependencies in [project])")
         install = ["pip install --no-cache-dir " + " ".join(shlex.quote(d) for d in listed)] if listed else []
         return "pip", dict(manifests=["pyproject.toml"], install=install), deps
@@ -194,14 +209,72 @@ def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
     return "pip", dict(manifests=[], after_copy=["pip install --no-cache-dir ."]), ""
 
 
+PY_INSTALL_RE = re.compile(r"^\s*(pip3?|python3?\s+-m\s+pip|poetry|uv|pipenv)\s+(install|sync)\b")
+INCLUDE_RE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+|(?=\S))(\S+)")
+LOCAL_RE = re.compile(r"^\s*(?:(?:-e|--editable)(?:\s*=\s*|\s+))?(\.{1,2}(?:/\S*)?|file:\S+|/\S+)(?:\s|\[|$)")
+
+
+def requirement_files(root: Path, first: str, limit: int = 50) -> tuple[list[str], str | None, str]:
+    """Pure: the requirement files pip reads for ``first`` (it, then what it includes with -r/-c,
+    relative to the including file, inside the repository only), the first requirement that
+    installs from the repository itself (`-e .`, `./lib`), or None, and all their text (for the
+    server detection: gunicorn may be listed in an included file). Found in a trial: Heroku-style
+    `requirements.txt` = `-r requirements/production.txt` failed, only requirements.txt was copied."""
+    files, texts, local, queue = [], [], None, [first]
+    while queue and len(files) < limit:
+        name = queue.pop(0)
+        if name in files:
+            continue
+        text = read_text(root, name)
+        if text is None:
+            continue   # pip names a missing include itself, with the path
+        files.append(name)
+        texts.append(text)
+        for line in text.splitlines():
+            line = line.split(" #", 1)[0].strip()
+            m = INCLUDE_RE.match(line)
+            if m:
+                target = (Path(name).parent / m.group(1)).as_posix()
+                norm = Path(os.path.normpath(target)).as_posix()
+                if (re.fullmatch(r"[\w./-]+", norm) and not norm.startswith("../") and (root / norm).is_file()
+                        and inside(root, root / norm)):
+                    queue.append(norm)
+            elif local is None and LOCAL_RE.match(line):
+                local = line
+    return files, local, "\n".join(texts)
+
+
+def _poetry_root_package(root: Path, doc: dict) -> str | None:
+    """Pure: where the Poetry project's own package is, if it has one to install ([tool.poetry]
+    packages, or a package or module named after the project in the root or under src/); None for
+    a project used for dependency management only (`poetry install` of its root would fail)."""
+    poetry = _table(doc, "tool", "poetry")
+    if poetry.get("package-mode") is False:
+        return None
+    packages = poetry.get("packages")
+    if isinstance(packages, list) and packages:
+        first = packages[0] if isinstance(packages[0], dict) else {}
+        return f"packages: {first.get('include', '?')}" + (f" from {first['from']}" if first.get("from") else "")
+    name = str(poetry.get("name") or _table(doc, "project").get("name") or "").strip().lower()
+    module = re.sub(r"[-.]+", "_", name)
+    if module:
+        for where in (root / module, root / "src" / module):
+            if (where / "__init__.py").is_file() or where.with_suffix(".py").is_file():
+                return where.relative_to(root).as_posix()
+    return None
+
+
 def _first(m: re.Match) -> str:
     return next(g for g in m.groups() if g)
 
 
-def _python_candidates(root: Path) -> list[tuple[str, str]]:
-    """(module:object, "wsgi"|"asgi") for each app object found at the top of a module."""
+def _python_candidates(root: Path) -> list[tuple[str, str, str]]:
+    """(module:object, "wsgi"|"asgi", folder to import from: "" or "src") for each app object found
+    at the top of a module: in the root, one folder down, or in a package under src/ (the layout
+    `poetry new` and `uv init --package` write)."""
     found = []
     files = sorted(root.glob("*.py")) + sorted(p for p in root.glob("*/*.py") if p.parent.name not in SKIP_DIRS)
+    files += sorted(p for p in root.glob("src/*/*.py") if p.parent.name not in SKIP_DIRS)
     for f in files:
         if not inside(root, f):
             continue
@@ -210,22 +283,29 @@ def _python_candidates(root: Path) -> list[tuple[str, str]]:
         except OSError:
             continue
         parts = f.relative_to(root).with_suffix("").parts
+        appdir = ""
+        if len(parts) == 3 and parts[0] == "src":
+            appdir, parts = "src", parts[1:]
         parts = parts[:-1] if parts[-1] == "__init__" else parts
         if not identifier_path(parts):        # `x;id;y/app.py` is no importable module
             continue
         module = ".".join(parts)
-        found += [(f"{module}:{_first(m)}", "wsgi") for m in WSGI_RE.finditer(text)]
-        found += [(f"{module}:{_first(m)}", "asgi") for m in ASGI_RE.finditer(text)]
+        found += [(f"{module}:{_first(m)}", "wsgi", appdir) for m in WSGI_RE.finditer(text)]
+        found += [(f"{module}:{_first(m)}", "asgi", appdir) for m in ASGI_RE.finditer(text)]
         if re.search(r"^def create_app\(", text, re.M) and "flask" in text.lower():   # the app-factory pattern
-            found.append((f"{module}:create_app()", "wsgi"))
+            found.append((f"{module}:create_app()", "wsgi", appdir))
         if f.name == "wsgi.py" and "get_wsgi_application" in text and (root / "manage.py").is_file():
-            found.append((f"{module}:application", "wsgi"))
+            found.append((f"{module}:application", "wsgi", appdir))
     return found
 
 
 def _python(root, env, log, build, start):
     version, source = _python_version(root, env, log)
     pm, fields, deps = _python_install(root, log)
+    if build and PY_INSTALL_RE.match(build):   # the service's build command is the install: it wins
+        log.append(f"the service's build command installs the dependencies: RenderLite's own install "
+                   f"({'; '.join(fields.get('install', []) + fields.get('after_copy', [])) or 'none'}) is skipped")
+        fields.update(manifests=[], install=[], after_copy=[])
     plan = dict(runtime="python", version=version, version_source=source, package_manager=pm, build=build,
                 env={"PYTHONUNBUFFERED": "1", **fields.pop("env", {})}, **fields)
     plan.setdefault("install", [])
@@ -233,11 +313,11 @@ def _python(root, env, log, build, start):
         return dict(plan, start=start)
     apps = _python_candidates(root)
     if len(apps) != 1:
-        what = (f"found {len(apps)} app objects ({', '.join(a for a, _ in apps)})" if apps
+        what = (f"found {len(apps)} app objects ({', '.join(a for a, _, _ in apps)})" if apps
                 else "found no Flask/FastAPI/Django/Starlette app object")
         raise BuildError(f"RenderLite cannot tell how to start this Python app: it {what}; {ASK_START}, "
                          "e.g. `web: gunicorn app:app --bind 0.0.0.0:$PORT`")
-    target, kind = apps[0]
+    target, kind, appdir = apps[0]
     server = "gunicorn" if kind == "wsgi" else "uvicorn"
     low = (deps or "").lower()
     if server not in low:
@@ -245,9 +325,9 @@ def _python(root, env, log, build, start):
         plan[where] = plan.get(where, []) + [f"pip install --no-cache-dir {server}"]
         log.append(f"{server} is not among the dependencies: installing it to serve {target}")
     quoted = shlex.quote(target)   # 'app:create_app()'
-    cmd = (f"gunicorn {quoted} --bind 0.0.0.0:$PORT" if kind == "wsgi"
-           else f"uvicorn {quoted} --host 0.0.0.0 --port $PORT")
-    log.append(f"start: `{cmd}` (the one {kind.upper()} app found: {target})")
+    cmd = (f"gunicorn {quoted} --bind 0.0.0.0:$PORT" + (f" --chdir {appdir}" if appdir else "") if kind == "wsgi"
+           else f"uvicorn {quoted} --host 0.0.0.0 --port $PORT" + (f" --app-dir {appdir}" if appdir else ""))
+    log.append(f"start: `{cmd}` (the one {kind.upper()} app found: {target}" + (f", in {appdir}/)" if appdir else ")"))
     return dict(plan, start=cmd)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,13 +72,28 @@ def _run(commands) -> list[str]:
 SH_WORDS = {"if", "for", "while", "until", "case", "exec", "cd", "export", "set", "."}   # (, {, ! and VAR= fail the pattern
 
 
+def _words(start: str) -> list[str]:
+    """The shell words of a command line, quotes understood, with ; & | ( ) < > split out as
+    operator words (only outside quotes); [] when the quoting is unbalanced."""
+    lex = shlex.shlex(start, posix=True, punctuation_chars=";&|()<>")
+    lex.whitespace_split = True
+    try:
+        return list(lex)
+    except ValueError:
+        return []
+
+
 def _cmd(start: str) -> str:
     """``exec`` the start command (the app is PID 1's child, gets SIGTERM) when that is safe: one plain
-    command, not shell syntax, a subshell, a keyword or a leading VAR=value (`exec FOO=1 x` fails)."""
-    words = start.split()
+    command, not a list or pipeline, a subshell, a keyword or a leading VAR=value (`exec FOO=1 x`
+    fails). Redirections are fine. Quoting is understood: `gunicorn 'pkg:create_app()'` is one plain
+    command (found in a trial: it ran under sh, which swallowed SIGTERM, so every redeploy cut the
+    requests in flight)."""
+    words = _words(start)
     first = words[0] if words else ""
-    simple = (bool(re.fullmatch(r"[\w./@:+-]+", first)) and first not in SH_WORDS
-              and not re.search(r"[;&|<>`(){}]|\$\(", start))
+    operators = [w for w in words if w and set(w) <= set(";&|()<>") and not set(w) & set("<>")]
+    simple = (bool(re.fullmatch(r"[\w./@:+-]+", first)) and first not in SH_WORDS and not operators
+              and "{" not in words and "}" not in words)
     return "CMD " + json.dumps(["/bin/sh", "-c", f"exec {start}" if simple else start])
 
 

@@ -208,6 +208,13 @@ def test_generated_go_and_node_static_builds_are_multi_stage(tmp_path):
     ("if true; then node s.js; fi", "if true; then node s.js; fi"),
     ("node server.js --port $PORT", "exec node server.js --port $PORT"),
     ("bin/rails server -b 0.0.0.0", "exec bin/rails server -b 0.0.0.0"),
+    # found in a trial: a quoted '(' read as a subshell left gunicorn under sh, deaf to SIGTERM
+    ("gunicorn 'flaskr:create_app()' --bind 0.0.0.0:$PORT", "exec gunicorn 'flaskr:create_app()' --bind 0.0.0.0:$PORT"),
+    ('node server.js --name "a;b" > /tmp/log 2>&1', 'exec node server.js --name "a;b" > /tmp/log 2>&1'),
+    ("node a.js | tee log", "node a.js | tee log"),
+    ("node a.js &", "node a.js &"),
+    ("node a.js 'unbalanced", "node a.js 'unbalanced"),
+    ("{ node a.js; }", "{ node a.js; }"),
 ])
 def test_start_commands_are_exec_wrapped_only_when_safe(tmp_path, web, cmd):
     plan = detect(write(tmp_path, {"requirements.txt": "", "Procfile": f"web: {web}\n"}))
@@ -538,3 +545,94 @@ def test_the_static_server_serves_clean_urls_and_single_page_apps_and_never_dotf
         assert get("/.env").status_code == 404 and get("/about").text == "ABOUT"
     finally:
         proc.terminate()
+
+
+def test_requirements_includes_are_copied_with_it_and_read_for_the_server(tmp_path):
+    """Found in a trial (cookiecutter-django / Heroku layout): only requirements.txt was copied
+    before `pip install -r requirements.txt`, so its `-r requirements/production.txt` was missing."""
+    plan = detect(write(tmp_path, {
+        "requirements.txt": "# Heroku\n-r requirements/production.txt\n",
+        "requirements/production.txt": "-r base.txt\n--constraint=../constraints.txt\ngunicorn==23.0.0  # server\n",
+        "requirements/base.txt": "Django==5.1.4\n-r base.txt\n-r missing.txt\n",
+        "constraints.txt": "sqlparse<1\n",
+        "requirements/local.txt": "-r base.txt\npytest\n",
+        "manage.py": "", "mysite/wsgi.py": "from django.core.wsgi import get_wsgi_application\n"
+                                            "application = get_wsgi_application()\n"}))
+    assert plan.manifests == ["requirements.txt", "requirements/production.txt", "requirements/base.txt",
+                              "constraints.txt"]
+    text, _ = dockerfile_gen.generate(plan, {})
+    assert "COPY --chown=10001:10001 requirements/base.txt ./requirements/base.txt" in text
+    assert text.index("requirements/base.txt ./") < text.index("pip install --no-cache-dir -r requirements.txt")
+    assert not any("gunicorn is not among" in d for d in plan.decisions), "gunicorn is listed in an included file"
+    assert plan.start == "gunicorn mysite.wsgi:application --bind 0.0.0.0:$PORT"
+
+
+@pytest.mark.parametrize("line", ["-e .", "./libs/shared", "-e ./libs/shared[extra]", "--editable=.", "file:./x"])
+def test_requirements_that_install_from_the_repository_install_after_the_source(tmp_path, line):
+    plan = detect(write(tmp_path, {"requirements.txt": f"flask\n{line}\n", "Procfile": "web: gunicorn a:b\n"}))
+    assert plan.manifests == [] and plan.install == [] and plan.after_copy[0] == "pip install --no-cache-dir -r requirements.txt"
+    assert any("installs from the repository itself" in d for d in plan.decisions)
+
+
+def test_a_build_command_that_installs_replaces_the_automatic_install(tmp_path):
+    plan = detect(write(tmp_path, {"requirements.txt": "flask\n", "Procfile": "web: gunicorn app:app\n"}),
+                  build_command="pip install -r requirements/production.txt")
+    text, _ = dockerfile_gen.generate(plan, {})
+    assert "-r requirements.txt" not in text and "RUN pip install -r requirements/production.txt" in text
+    assert any("RenderLite's own install (pip install --no-cache-dir -r requirements.txt) is skipped" in d
+               for d in plan.decisions)
+    other = detect(write(tmp_path / "b", {"requirements.txt": "flask\n", "Procfile": "web: gunicorn app:app\n"}),
+                   build_command="python manage.py collectstatic --noinput")
+    assert other.install == ["pip install --no-cache-dir -r requirements.txt"], "a build command that installs nothing adds to it"
+
+
+SRC_APP = "from flask import Flask\nfrom myapi.routes import bp\napp = Flask(__name__)\n"
+
+
+def test_src_layout_apps_are_found_and_the_project_itself_installed(tmp_path):
+    """`poetry new` / `uv init --package`: the app is in src/<pkg>; found in a trial: not detected,
+    and the project was never installed (--no-root / --no-install-project only)."""
+    poetry = detect(write(tmp_path / "poetry", {
+        "pyproject.toml": '[tool.poetry]\nname = "myapi"\npackages = [{include = "myapi", from = "src"}]\n'
+                          '[tool.poetry.dependencies]\npython = "^3.11"\nflask = "*"\n',
+        "poetry.lock": "", "src/myapi/__init__.py": "", "src/myapi/main.py": SRC_APP, "src/myapi/routes.py": "",
+        "tests/test_x.py": "app = Flask(__name__)\n"}))
+    assert poetry.start == "gunicorn myapi.main:app --bind 0.0.0.0:$PORT --chdir src"
+    assert poetry.after_copy == ["poetry install --only-root --no-interaction"]
+    text, _ = dockerfile_gen.generate(poetry, {})
+    assert text.index("poetry install --no-root") < text.index("COPY --chown=10001:10001 . .") < text.index("--only-root")
+
+    flat = detect(write(tmp_path / "flat", {
+        "pyproject.toml": '[tool.poetry]\nname = "svc"\n[tool.poetry.dependencies]\npython = "^3.11"\n',
+        "poetry.lock": "", "app.py": "from fastapi import FastAPI\napp = FastAPI()\n"}))
+    assert flat.after_copy == [] and flat.start == "uvicorn app:app --host 0.0.0.0 --port $PORT", \
+        "a Poetry project with no package of its own: installing its root would fail"
+
+    uv = detect(write(tmp_path / "uv", {
+        "pyproject.toml": '[project]\nname = "shopapi"\ndependencies = ["fastapi", "uvicorn"]\n',
+        "uv.lock": "", "src/shopapi/__init__.py": "", "src/shopapi/app.py": "from fastapi import FastAPI\napp = FastAPI()\n"}))
+    assert uv.start == "uvicorn shopapi.app:app --host 0.0.0.0 --port $PORT --app-dir src"
+    assert uv.after_copy == ["uv sync --frozen --no-dev --inexact"], "--inexact: a server RenderLite added stays"
+
+
+@pytest.mark.parametrize("main,start", [
+    ("dist/index.js", "node dist/index.js"),
+    ("./build/server.mjs", "node build/server.mjs"),
+    ("../outside.js", None), ("/etc/passwd.js", None), ("dist/index.ts", None),
+])
+def test_a_main_the_build_writes_is_the_start(tmp_path, main, start):
+    """Found in a trial: a TypeScript server ("main": "dist/index.js", build: tsc) was served as a
+    static site, and the log said there was no main."""
+    files = {"package.json": json.dumps({"main": main, "scripts": {"build": "tsc"}}), "package-lock.json": "{}"}
+    if start:
+        plan = detect(write(tmp_path, files))
+        assert plan.runtime == "node" and plan.start == start and plan.build == "npm run build"
+        assert any("written by the build" in d for d in plan.decisions)
+    else:
+        plan = detect(write(tmp_path, {**files, "index.html": "<p>x"}))
+        assert plan.runtime == "static"
+
+
+def test_the_start_said_is_the_start_run(tmp_path):
+    plan = detect(write(tmp_path, {"package.json": json.dumps({"scripts": {"start": "node s.js"}}), "bun.lock": ""}))
+    assert plan.start == "bun run start" and any(d.startswith("start: `bun run start`") for d in plan.decisions)

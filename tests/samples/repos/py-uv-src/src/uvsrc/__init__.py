@@ -1,0 +1,3 @@
+def print_version() -> None:
+    from importlib.metadata import version
+    print(version("uvsrc"))
