@@ -30,7 +30,7 @@ STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 
 
 GENERATED = ".renderlite.Dockerfile"    # written into the build context, kept out of the image
-DETECT_VARS = ("NODE_VERSION", "PYTHON_VERSION", "RUBY_VERSION", "GO_VERSION")
+DETECT_VARS = ("NODE_VERSION", "PYTHON_VERSION", "RUBY_VERSION", "GO_VERSION", "DISABLE_COLLECTSTATIC")
 
 
 @dataclass(frozen=True)
@@ -322,23 +322,38 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                                                  "memswap": p.memory_mb * 1024 * 1024})
             image_id = None
             output: deque[str] = deque(maxlen=30)  # the failing step's last words go into the failure reason
+            pending = ""   # Docker's chunks may end mid-line (found in a trial: `Using` / `CPython 3` / `.11`)
+
+            def take(line: str) -> None:
+                nonlocal step
+                if not line.strip():
+                    return
+                if STEP_RE.match(line):
+                    step = line.split(" : ", 1)[0].replace("Step ", "step ") + f" ({line.split(' : ', 1)[1].strip()})"
+                    output.clear()
+                elif not BOOKKEEPING_RE.match(line) and clean(line).strip():
+                    output.append(clean(line).strip())
+                log.line(line)
+
             for chunk in stream:
                 if "stream" in chunk:
-                    for line in chunk["stream"].rstrip("\n").split("\n"):
-                        if not line.strip():
-                            continue
-                        if STEP_RE.match(line):
-                            step = line.split(" : ", 1)[0].replace("Step ", "step ") + f" ({line.split(' : ', 1)[1].strip()})"
-                            output.clear()
-                        elif not BOOKKEEPING_RE.match(line) and clean(line).strip():
-                            output.append(clean(line).strip())
-                        log.line(line)
-                elif "error" in chunk:
+                    if pending and (BOOKKEEPING_RE.match(chunk["stream"]) or STEP_RE.match(chunk["stream"])):
+                        take(pending)   # a step's last words without a newline: Docker's own line follows
+                        pending = ""
+                    pending += chunk["stream"]
+                    *done, pending = pending.split("\n")
+                    for line in done:
+                        take(line)
+                    continue
+                take(pending)
+                pending = ""
+                if "error" in chunk:
                     msg = clean(chunk.get("error", "")).strip()
                     log.line(f"ERROR: {msg}")
                     raise BuildError(explain_failure(p, step, msg, list(output)))
                 elif "aux" in chunk and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
+            take(pending)
     except docker.errors.APIError as e:
         msg = (e.explanation or str(e)).strip()
         log.line(f"ERROR: {msg}")

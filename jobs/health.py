@@ -41,8 +41,13 @@ def spec_from_json(text: str | None) -> HealthSpec | None:
         return None
 
 
-def probe(ip: str, port: int, spec: HealthSpec) -> str | None:
-    """One probe. Returns None when healthy, else what went wrong (for the log)."""
+def probe(ip: str, port: int, spec: HealthSpec, first: bool = False) -> str | None:
+    """One probe. Returns None when healthy, else what went wrong (for the log).
+
+    With no path set, any answer passes on a running app (it is alive); the ``first`` pass of a new
+    deployment also needs an answer below 500: a version whose every page is a server error must
+    not replace one that works (found in a trial: a Django site without collectstatic answered 500
+    everywhere, and its deployment read SUCCESS)."""
     try:
         with socket.create_connection((ip, port), timeout=spec.timeout) as s:
             if spec.kind == "tcp":
@@ -76,7 +81,12 @@ def probe(ip: str, port: int, spec: HealthSpec) -> str | None:
         return f"malformed HTTP status line {status_line!r}"
     if spec.path and not 200 <= code < 400:
         return f"GET {spec.path} answered {code}"
+    if first and not spec.path and code >= 500:
+        return f"GET / answered {code}, a server error"
     return None
+
+
+ERROR_GRACE_S = 20   # an app that answers only errors this long will not change its mind: fail before start_period
 
 
 def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
@@ -89,12 +99,13 @@ def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
     pause = min(spec.interval, START_POLL_S)
     what = f"TCP :{port}" if spec.kind == "tcp" else f"GET http://<container>:{port}{spec.path or '/'}"
     log.line(f"    health check: {what}, up to {spec.start_period:g} s for the first pass")
+    answering_since = None   # the app answers, but only with errors (a 404 on the path, a 500)
     while True:
         alive()
         ip = ip_of()
         if ip:
             attempt += 1
-            why = probe(ip, port, spec)
+            why = probe(ip, port, spec, first=True)
             if why is None:
                 log.line(f"    probe {attempt}: passed")
                 return
@@ -102,6 +113,12 @@ def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
                 log.line(f"    probe {attempt}: {why}")
                 logged = time.monotonic()
             last = why
+            if " answered " in why:
+                answering_since = answering_since or time.monotonic()
+                if time.monotonic() - answering_since >= min(ERROR_GRACE_S, spec.start_period):
+                    raise TimeoutError(f"{why}, for {ERROR_GRACE_S} s in a row")
+            else:
+                answering_since = None
         if time.monotonic() >= deadline:
             raise TimeoutError(last or "the container never got an address")
         time.sleep(pause)

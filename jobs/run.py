@@ -223,10 +223,14 @@ def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover
         wait_first_pass(lambda: container_ip(container, plan.network), plan.port, spec, watch, log)
     except TimeoutError as e:
         pid = container.attrs.get("State", {}).get("Pid") or 0
+        if " answered " in str(e):   # the app is up, but answers only errors: said as soon as that is clear
+            fix = ("fix it or change the path" if spec.path else
+                   "the app starts but fails on its pages (its output below says why); fix that, or set a health "
+                   "check path that answers 2xx (e.g. `./renderlite set <service> health_path=/healthz`)")
+            raise StartError(f"the app failed its health check on port {plan.port}: {e}; {fix}. The version already "
+                             f"serving keeps serving. Last output:\n{tail(container) or '(no output)'}") from None
         hint = diagnose_port(pid, plan.port)
-        if spec.path and "answered" in str(e):
-            hint = f"the health check path {spec.path} answered with an error ({e}); fix it or change the path"
-        elif hint.startswith("the app is not listening on any TCP port"):   # or not yet: a slow start
+        if hint.startswith("the app is not listening on any TCP port"):   # or not yet: a slow start
             hint += (f"; if it needs longer than {spec.start_period:g} s to start, raise the service's "
                      "health_start_period (e.g. `./renderlite set <service> health_start_period=180`)")
         raise StartError(f"the app did not pass its health check on port {plan.port} within {spec.start_period:g} s: "

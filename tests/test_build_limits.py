@@ -83,3 +83,18 @@ def test_a_fork_bomb_in_a_build_step_hits_the_builds_process_limit(tmp_path, doc
         build.run(docker_client, plan, log)
     assert time.monotonic() - t < 30 and "all-forked" not in [ln.strip() for ln in log.lines]
     assert any("Cannot fork" in ln for ln in log.lines)
+
+
+def test_output_split_across_chunks_is_logged_as_whole_lines(tmp_path, docker_client, base_images):
+    """Found in a trial: uv's output reached the log as `Using` / `CPython 3` / `.11` (Docker's
+    stream chunks end wherever the tool flushed)."""
+    bust = f"ENV CACHE_BUST={time.time_ns()}\n"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {base_images['python']}\n{bust}RUN printf 'Using ' && sleep 0.5 && printf 'CPython 3' && sleep 0.5 "
+        "&& printf '.11\\nnext line\\n' && printf 'no newline at the end'\n")
+    log = Log()
+    build.run(docker_client, build.BuildPlan(context=tmp_path, dockerfile="Dockerfile", tag="rlunit/chunks:1",
+                                             timeout=60), log)
+    assert "Using CPython 3.11" in log.lines and "next line" in log.lines and "no newline at the end" in log.lines
+    assert not any(ln in ("Using ", "Using", "CPython 3", ".11") for ln in log.lines), log.lines
+    docker_client.images.remove("rlunit/chunks:1")

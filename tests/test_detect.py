@@ -636,3 +636,16 @@ def test_a_main_the_build_writes_is_the_start(tmp_path, main, start):
 def test_the_start_said_is_the_start_run(tmp_path):
     plan = detect(write(tmp_path, {"package.json": json.dumps({"scripts": {"start": "node s.js"}}), "bun.lock": ""}))
     assert plan.start == "bun run start" and any(d.startswith("start: `bun run start`") for d in plan.decisions)
+
+
+def test_django_with_static_root_collects_static_files_at_build(tmp_path):
+    files = {"requirements.txt": "Django==5.1.4\ngunicorn\nwhitenoise\n", "manage.py": "",
+             "config/settings.py": "STATIC_ROOT = BASE_DIR / 'staticfiles'\n",
+             "config/wsgi.py": "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n"}
+    plan = detect(write(tmp_path / "a", files))
+    assert plan.after_copy[-1].startswith("python manage.py collectstatic --noinput || echo 'WARNING")
+    text, _ = dockerfile_gen.generate(plan, {})
+    assert text.index("COPY --chown=10001:10001 . .") < text.index("collectstatic")
+    assert detect(write(tmp_path / "b", files), env={"DISABLE_COLLECTSTATIC": "1"}).after_copy == []
+    no_root = detect(write(tmp_path / "c", {**files, "config/settings.py": "DEBUG = True\n"}))
+    assert not any("collectstatic" in c for c in no_root.after_copy), "without STATIC_ROOT collectstatic only fails"

@@ -83,3 +83,41 @@ def test_a_container_removed_from_outside_while_starting_fails_the_start_cleanly
     c.remove(force=True)
     with pytest.raises(StartError, match="removed from outside"):
         check_alive(c)
+
+
+def test_a_version_answering_only_server_errors_never_replaces_a_working_one(api, project, git_server, platform_up):
+    """Found in a trial: a Django site answering 500 on every page read SUCCESS (any answer passed)."""
+    create(api, project, git_server, "erring", samples.python_app("v1"))
+    assert wait_deploy(api, api.post("/api/services/erring/deploy")["id"])["status"] == "SUCCESS"
+    git_server.commit("erring", {"Dockerfile": samples.dockerfile(extra="ENV STATUS=500\n"), "version.txt": "v2\n"})
+    d = wait_deploy(api, api.post("/api/services/erring/deploy")["id"])
+    reason = d["failure_reason"]
+    assert d["status"] == "FAILED" and "GET / answered 500, a server error" in reason, reason
+    assert "health_path=/healthz" in reason and "hello from v2" not in edge_get(platform_up, "erring").text
+    assert edge_get(platform_up, "erring").text == "hello from v1\n"
+
+
+def test_the_first_pass_needs_an_answer_below_500_but_a_running_app_only_an_answer():
+    import http.server
+    import threading
+
+    from jobs.health import HealthSpec, probe
+
+    class Erring(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(500 if self.path == "/" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Erring)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        assert probe("127.0.0.1", port, HealthSpec(), first=True) == "GET / answered 500, a server error"
+        assert probe("127.0.0.1", port, HealthSpec()) is None, "a running app that answers is alive"
+        assert probe("127.0.0.1", port, HealthSpec(path="/ok"), first=True) == "GET /ok answered 404"
+    finally:
+        server.shutdown()

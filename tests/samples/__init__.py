@@ -7,13 +7,14 @@ HTTP_APP = '''\
 import os, time, http.server
 VERSION = open("version.txt").read().strip()
 HOST = os.environ.get("BIND", "0.0.0.0")
+STATUS = int(os.environ.get("STATUS", "200"))   # 500: a version that answers only server errors
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/sleep/"):   # a slow request: /sleep/<seconds>
             time.sleep(float(self.path.rsplit("/", 1)[1]))
         body = f"hello from {VERSION}\\n".encode()
-        self.send_response(200)
+        self.send_response(STATUS)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
