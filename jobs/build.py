@@ -273,6 +273,9 @@ PULL_FAILURES = ("pull access denied", "manifest unknown", "not found: manifest"
 BOOKKEEPING_RE = re.compile(r"^( ---> |Removing intermediate container |Successfully )")
 ERROR_RE = re.compile(r"error|err!|fatal|not found|no matching|cannot|failed", re.I)
 STRONG_ERROR_RE = re.compile(r"\b(error|fatal|err!)\b", re.I)   # the word itself: not "Collecting pretty-errors"
+OWN_ERROR_RE = re.compile(r"^[\s│║|]*(error|fatal)(\[\w+\])?:\s*\S", re.I)
+WRAPPER_RE = re.compile(r"subprocess-exited-with-error|metadata-generation-failed|finished with status 'error'|"
+                        r"did not run successfully|encountered error while|see above for output|^\s*note:", re.I)
 NOISE_RE = re.compile(r"complete log of this run|--verbose|^npm (error|ERR!) *$|^\s*$", re.I)
 
 
@@ -280,30 +283,70 @@ def telling(lines: list[str]) -> list[str]:
     """Pure: the lines of a failed step that say why: from its first error line on (the cause comes
     first; the lines after it often finish the sentence), tool chatter dropped; else its last lines."""
     useful = [ln for ln in lines if not NOISE_RE.search(ln)]
-    first = next((i for i, ln in enumerate(useful) if STRONG_ERROR_RE.search(ln)), None)
+    # A tool's own "Error: ..." line beats the wrapper's summary around it (pip: "subprocess-exited-
+    # with-error" around setup.py's "Error: pg_config executable not found"; found in a trial)
+    first = next((i for i, ln in enumerate(useful) if OWN_ERROR_RE.match(ln) and not WRAPPER_RE.search(ln)), None)
+    if first is None:
+        first = next((i for i, ln in enumerate(useful) if STRONG_ERROR_RE.search(ln) and not WRAPPER_RE.search(ln)), None)
+    if first is None:
+        first = next((i for i, ln in enumerate(useful) if STRONG_ERROR_RE.search(ln)), None)
     if first is None:
         first = next((i for i, ln in enumerate(useful) if ERROR_RE.search(ln)), None)
     return useful[first:first + 5] if first is not None else useful[-3:]
 
 
-def explain_failure(p: BuildPlan, step: str, msg: str, last: list[str] | None = None) -> str:
+def from_image(step: str) -> str | None:
+    """Pure: the image of a `step N/M (FROM image [AS x])` step, or None."""
+    return step.split("(FROM ", 1)[1].split()[0].rstrip(")") if "(FROM " in step else None
+
+
+def alike_images(client, image: str | None) -> list[str]:
+    """Tags on this server with the same image name (python:3.11-slim -> renderlite-base/python:3.11)."""
+    if not image:
+        return []
+    name = image.split("@", 1)[0].rsplit(":", 1)[0].rsplit("/", 1)[-1]
+    try:
+        tags = [t for img in client.images.list() for t in img.tags]
+    except docker.errors.APIError:
+        return []
+    return sorted(t for t in tags if t.rsplit(":", 1)[0].rsplit("/", 1)[-1] == name)[:6]
+
+
+def explain_failure(p: BuildPlan, step: str, msg: str, last: list[str] | None = None,
+                    alike: list[str] | None = None, notes: list[str] | None = None) -> str:
     """Pure: the failure message for a failed build step, with the step's last output lines (where
-    the real cause usually is: a missing package, a compiler error) and the next step for the user."""
+    the real cause usually is: a missing package, a compiler error) and the next step for the user.
+    ``alike``: images this server has with the name of one that could not be pulled; ``notes``:
+    version warnings said before the build (the likely cause of a failure in a generated build)."""
     low = msg.lower()
     if "(FROM " in step and any(f in low for f in PULL_FAILURES):
-        image = step.split("(FROM ", 1)[1].split()[0].rstrip(")")
+        image = from_image(step)
         var = dict(p.base_vars).get(image)
         fix = (f"set {var} to an image this server has (`./renderlite admin base-images` builds local ones)"
                if var else "use a base image this server has, or make the registry reachable")
+        if alike:
+            fix += f"; this server has {', '.join(alike)}"
         return f"base image {image} could not be pulled ({msg}); {fix}"
+    mismatch = next((n.removeprefix("WARNING: ") for n in notes or [] if n.startswith("WARNING: the app asks for")), None)
+    if mismatch and p.kind == "generated":   # found in a trial: go.mod's `go 1.22.5` on a Go 1.19 image
+        said = " | ".join(ln[:300] for ln in telling(last or []))
+        return (f"build failed at {short_step(step)}: {msg}" + (f" (last output: {said})" if said else "") +
+                f"; the likely cause: {mismatch}")
     what = ("fix what that step runs (the build plan shows the generated Dockerfile), set the service's build "
             "command, or add a Dockerfile") if p.kind == "generated" else "fix that step in the Dockerfile"
     said = " | ".join(ln[:300] for ln in telling(last or []))
-    return f"build failed at {step}: {msg}" + (f" (last output: {said})" if said else "") + f"; {what} and deploy again"
+    return f"build failed at {short_step(step)}: {msg}" + (f" (last output: {said})" if said else "") + f"; {what} and deploy again"
 
 
-def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
-    """Build and return the image id. Raises BuildError naming the failing step."""
+def short_step(step: str, limit: int = 160) -> str:
+    """Pure: a step named in a failure reason, its command cut short (a generated step can be a
+    whole shell script; found in a trial: it buried the one useful sentence)."""
+    return step if len(step) <= limit else step[:limit - 2].rstrip() + "…)"
+
+
+def run(client, p: BuildPlan, log, cancelled=lambda: False, notes: list[str] | None = None) -> str:
+    """Build and return the image id. Raises BuildError naming the failing step (``notes``: the
+    version warnings said before it, named as the likely cause of a failure)."""
     if p.kind == "nixpacks":
         return run_nixpacks(client, p, log, cancelled)
     log.line(f"==> Building {p.tag} from " + ("the generated Dockerfile" if p.kind == "generated" else p.dockerfile))
@@ -321,7 +364,7 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                                container_limits={"memory": p.memory_mb * 1024 * 1024,
                                                  "memswap": p.memory_mb * 1024 * 1024})
             image_id = None
-            output: deque[str] = deque(maxlen=30)  # the failing step's last words go into the failure reason
+            output: deque[str] = deque(maxlen=80)  # the failing step's last words go into the failure reason
             pending = ""   # Docker's chunks may end mid-line (found in a trial: `Using` / `CPython 3` / `.11`)
 
             def take(line: str) -> None:
@@ -350,7 +393,8 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False) -> str:
                 if "error" in chunk:
                     msg = clean(chunk.get("error", "")).strip()
                     log.line(f"ERROR: {msg}")
-                    raise BuildError(explain_failure(p, step, msg, list(output)))
+                    alike = alike_images(client, from_image(step)) if any(f in msg.lower() for f in PULL_FAILURES) else []
+                    raise BuildError(explain_failure(p, step, msg, list(output), alike, notes))
                 elif "aux" in chunk and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
             take(pending)

@@ -403,10 +403,12 @@ def _go(root, env, log, build, start):
     else:
         raise BuildError(f"go.mod but no `package main` at the root and {len(mains)} commands under cmd/, so RenderLite "
                          "does not know what to build; set the service's build and start commands")
-    log.append(f"build: `go build -o /app/bin/app {pkg}` ({why})")
+    log.append(f"build: `go build -trimpath -o /app/bin/app {pkg}` ({why})")
     manifests = ["go.mod"] + (["go.sum"] if (root / "go.sum").is_file() else [])
     plan = dict(runtime="go", version=version, version_source=source, package_manager="go modules",
-                manifests=manifests, install=["go mod download"], build=build, binary=pkg,
+                # the standard library compiled once, in the dependencies' layer: a code-only change then
+                # compiles the app alone (found in a trial: 37 s for a one-line change, std rebuilt each time)
+                manifests=manifests, install=["go mod download", "go build -trimpath std"], build=build, binary=pkg,
                 env={"CGO_ENABLED": "0"})
     return dict(plan, start=start or "/app/bin/app")
 

@@ -87,6 +87,7 @@ def claim(platform, deployment_id: int) -> Job | str:
         if not ctl.start_building(db, dep.id):
             return DS.FAILED.value
         ctl.set_service_status(db, svc.id, ServiceStatus.BUILDING)
+    quietly_sync(platform)   # a service not yet serving: its page says "being deployed" now, not in a few seconds
     s = platform.settings
     return Job(platform, dep, svc, project, DeployLog(platform.redis, s.redis_prefix, dep.id),
                Path(tempfile.mkdtemp(prefix=janitor.tmp_prefix(s.instance, svc.name, dep.id))))
@@ -193,11 +194,12 @@ def source(job: Job, env: dict) -> None:
     build.prepare(plan)
     for image, _var in plan.base_vars:   # a local base image asked for the first time (a new Node major)
         base_images.ensure_for(platform.docker, image, log=lambda m: job.out.line(f"    {m} (first use)"))
-    for note in build.version_notes(platform.docker, plan):
+    notes = build.version_notes(platform.docker, plan)
+    for note in notes:
         job.out.line(f"    {note}")
     job.checkpoint()
     with job.stage("build"):
-        build.run(platform.docker, plan, job.out, lambda: ctl.cancel_requested(platform, job.dep.id))
+        build.run(platform.docker, plan, job.out, lambda: ctl.cancel_requested(platform, job.dep.id), notes=notes)
     foreign = build.foreign_labels(platform.docker, job.tag)
     if foreign:
         raise BuildError(f"the image sets routing labels RenderLite owns ({', '.join(foreign[:3])}); remove those "
@@ -298,6 +300,15 @@ def fail(job: Job, e: Exception, container) -> None:
         fresh = db.get(Service, job.svc.id)
         ctl.set_service_status(db, job.svc.id,
                                ServiceStatus.RUNNING if fresh.live_deployment_id else ServiceStatus.FAILED)
+    quietly_sync(job.platform)   # the edge's page says "failed" at once (it said "being deployed" for seconds)
+
+
+def quietly_sync(platform) -> None:
+    """Publish the route table now; the edge watcher does it within seconds if this fails."""
+    try:
+        sync_edge(platform)
+    except Exception:  # noqa: BLE001
+        log.warning("publishing the route table failed; the edge watcher will", exc_info=True)
 
 
 def go_live(job: Job, started: Started, t0: float) -> None:

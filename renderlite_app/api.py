@@ -108,7 +108,7 @@ def make_api(platform) -> Starlette:
             raise ValidationError(f"missing {', '.join(missing)}: send e.g. "
                                   '{"project": "demo", "name": "web", "repo_url": "https://github.com/you/app"}')
         data = projects.ServiceInput(**{k: v for k, v in body.items() if k in known and v is not None})
-        return views.service(projects.create_service(db, data), s)
+        return views.service(lifecycle.create_service(platform, data), s)
 
     def get_service(req, db, body):
         return views.service(projects.get_service(db, req.path_params["name"]), s)

@@ -13,7 +13,7 @@ import time
 
 import reflex as rx
 
-from control import auth, deployments as dctl, views
+from control import auth, deployments as dctl, lifecycle, views
 from control import projects as ctl
 from control.deployments import request_deploy
 from sqlmodel import select
@@ -217,8 +217,7 @@ class ProjectState(AuthState):
             branch=str(form.get("branch") or "main"), root_dir=str(form.get("root_dir") or ""),
             dockerfile_path=str(form.get("dockerfile_path") or "Dockerfile"), port=str(form.get("port") or ""))
         try:
-            with _db() as db:
-                ctl.create_service(db, data)
+            lifecycle.create_service(platform(), data)
         except Exception as e:  # noqa: BLE001
             return self._fail(e)
         self.error = ""

@@ -317,3 +317,16 @@ def test_a_root_image_is_flagged_once(api, project, git_server, platform_up):
     log = "\n".join(api.get(f"/api/deployments/{d['id']}")["log_lines"])
     assert log.count("runs as root") == 1, log
     assert edge_get(platform_up, "rooted").text == "hello from rooted\n"
+
+
+def test_the_edge_tells_a_new_service_and_a_failed_first_deploy_at_once(api, project, git_server, platform_up):
+    """Found in a trial: a bare 404 for the first seconds after create, and "being deployed" for a
+    second or two after the first deploy had FAILED (the edge watcher's delay)."""
+    api.post("/api/services", {"project": project, "name": "told", "branch": "nope",
+                               "repo_url": git_server.create("told", samples.python_app("t"))})
+    r = edge_get(platform_up, "told")
+    assert r.status_code == 503 and "not deployed yet" in r.text, r.text
+    d = wait_deploy(api, api.post("/api/services/told/deploy")["id"])
+    assert d["status"] == "FAILED"
+    r = edge_get(platform_up, "told")
+    assert r.status_code == 503 and "its last deployment failed" in r.text, r.text

@@ -649,3 +649,54 @@ def test_django_with_static_root_collects_static_files_at_build(tmp_path):
     assert detect(write(tmp_path / "b", files), env={"DISABLE_COLLECTSTATIC": "1"}).after_copy == []
     no_root = detect(write(tmp_path / "c", {**files, "config/settings.py": "DEBUG = True\n"}))
     assert not any("collectstatic" in c for c in no_root.after_copy), "without STATIC_ROOT collectstatic only fails"
+
+
+PIP_SDIST_FAILURE = """Collecting psycopg2==2.9.10 (from -r requirements.txt (line 3))
+  Downloading psycopg2-2.9.10.tar.gz (385 kB)
+  Preparing metadata (setup.py): started
+  Preparing metadata (setup.py): finished with status 'error'
+  error: subprocess-exited-with-error
+  × python setup.py egg_info did not run successfully.
+  │ exit code: 1
+  ╰─> [23 lines of output]
+      running egg_info
+      creating /tmp/pip-pip-egg-info-x/psycopg2.egg-info
+      writing /tmp/pip-pip-egg-info-x/psycopg2.egg-info/PKG-INFO
+      Error: pg_config executable not found.
+      pg_config is required to build psycopg2 from source.  Please add the directory
+      containing pg_config to the $PATH or specify the full executable path with the option:
+      If you prefer to avoid building psycopg2 from source, please install the PyPI
+      'psycopg2-binary' package instead.
+      [end of output]
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+error: metadata-generation-failed
+× Encountered error while generating package metadata.
+╰─> See above for output.""".splitlines()
+
+
+def test_a_tools_own_error_line_beats_the_wrappers_summary():
+    """Found in a trial: the reason showed pip's "finished with status 'error'" and not the cause."""
+    said = build.telling(PIP_SDIST_FAILURE)
+    assert said[0].strip() == "Error: pg_config executable not found." and "pg_config is required" in said[1]
+
+
+def test_a_generated_build_failing_after_a_version_warning_names_it_as_the_likely_cause():
+    p = build.BuildPlan(context=Path("/x"), dockerfile="Dockerfile", tag="t:1", timeout=1, kind="generated")
+    warning = ("WARNING: the app asks for Go 1.22.5 (from go.mod), but the base image renderlite-base/go:1.19 has Go "
+               "1.19.8; a build step that needs 1.22.5 will fail: point RENDERLITE_BASE_IMAGE_GO at images named by version")
+    msg = build.explain_failure(p, "step 5/14 (RUN go mod download)", "returned a non-zero code: 1",
+                                ["go: errors parsing go.mod:", "/src/go.mod:3: invalid go version '1.22.5'"], notes=[warning])
+    assert "the likely cause: the app asks for Go 1.22.5" in msg and "RENDERLITE_BASE_IMAGE_GO" in msg
+    pulled = build.explain_failure(p, "step 1/9 (FROM python:3.11-slim)", "dial tcp: lookup registry-1.docker.io: no such host",
+                                   alike=["renderlite-base/python:3.11"])
+    assert pulled.endswith("this server has renderlite-base/python:3.11")
+    long = build.explain_failure(p, "step 8/15 (RUN " + "x && " * 100 + "exit 1)", "returned a non-zero code: 1")
+    assert len(long) < 400 and "…)" in long
+
+
+def test_go_compiles_the_standard_library_in_the_dependencies_layer(tmp_path):
+    plan = detect(write(tmp_path, {"go.mod": "module x\n\ngo 1.22.5\n", "main.go": "package main\n"}))
+    text, _ = dockerfile_gen.generate(plan, {})
+    assert "FROM golang:1.22 AS build" in text
+    assert text.index("RUN go build -trimpath std") < text.index("COPY . .") < text.index("go build -trimpath -o /app/bin/app .")
+    assert "build: `go build -trimpath -o /app/bin/app .` (package main at the root)" in plan.decisions
