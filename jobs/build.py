@@ -118,7 +118,19 @@ def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
         return _nixpacks(req, common, nixpacks_bin)
     if dockerfile.is_file():
         _check_dockerignore(context)
-        return BuildPlan(dockerfile=req.dockerfile_path, decisions=(f"using the repository's Dockerfile ({where})",),
+        said = (f"using the repository's Dockerfile ({where})",)
+        if dockerfile.stat().st_size > MAX_DOCKERFILE:
+            raise BuildError(f"the Dockerfile ({where}) is over {MAX_DOCKERFILE // 1024} KB; a Dockerfile that size "
+                             "is not a Dockerfile: check the service's Dockerfile path")
+        from jobs.dockerfile_compat import classic
+
+        text, changes = classic(dockerfile.read_text(errors="replace"))
+        if text is None:
+            return BuildPlan(dockerfile=req.dockerfile_path, decisions=said, **common)
+        ignore = context / ".dockerignore"   # checked above: a plain small file, or none
+        ignore_text = (ignore.read_text(errors="replace") if ignore.is_file() else "").rstrip("\n")
+        return BuildPlan(dockerfile=GENERATED, generated=text, dockerignore=f"{ignore_text}\n{GENERATED}\n".lstrip("\n"),
+                         decisions=(*said, *changes, f"built from that Dockerfile so changed (shown as the build plan)"),
                          **common)
     if req.builder == "dockerfile":
         raise BuildError(f"no Dockerfile at '{where}' in the repository; add one, set the service's Dockerfile "
@@ -130,6 +142,7 @@ def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
 
 
 MAX_DOCKERIGNORE = 256 * 1024
+MAX_DOCKERFILE = 1024 * 1024
 
 
 def _check_dockerignore(context: Path) -> None:
@@ -349,7 +362,9 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False, notes: list[str] | N
     version warnings said before it, named as the likely cause of a failure)."""
     if p.kind == "nixpacks":
         return run_nixpacks(client, p, log, cancelled)
-    log.line(f"==> Building {p.tag} from " + ("the generated Dockerfile" if p.kind == "generated" else p.dockerfile))
+    log.line(f"==> Building {p.tag} from " + ("the generated Dockerfile" if p.kind == "generated" else
+                                              "the repository's Dockerfile, adapted for the classic builder"
+                                              if p.generated else p.dockerfile))
     step = "the first step"
     # The same engine as ``client`` (DOCKER_HOST, TLS...): an untrusted build never lands on another daemon.
     api = _BuildClient(**{**docker.utils.kwargs_from_env(), "version": client.api.api_version,
