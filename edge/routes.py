@@ -29,6 +29,8 @@ class RunningApp:
         """From one entry of Docker's container list (GET /containers/json): no inspect, so a
         container removed meanwhile can never make the listing fail."""
         labels = row.get("Labels") or {}
+        if labels.get(f"{PREFIX}.role") == "release":   # a release command's one-off container: never routed
+            return None
         try:
             nets = (row.get("NetworkSettings") or {}).get("Networks") or {}
             ip = (nets.get(network) or {}).get("IPAddress") or ""

@@ -100,8 +100,10 @@ def _procfile(root: Path, log: list[str]) -> str | None:
     if entries and "web" not in entries:
         log.append(f"Procfile has no web: line ({', '.join(entries)} only); the app's start command is guessed instead")
     elif len(entries) > 1:
-        others = ", ".join(k + ":" for k in entries if k != "web")
-        log.append(f"Procfile: using web: ({others} not started here; run them as separate services)")
+        others = ", ".join(k + ":" for k in entries if k not in ("web", "release"))
+        log.append("Procfile: using web:" + (" and release: (run before each new version starts)" if "release" in entries
+                                             else "") + (f" ({others} not started here; run them as separate services)"
+                                                         if others else ""))
     return entries.get("web")
 
 

@@ -25,6 +25,8 @@ from core.secrets import SecretKeyError
 from edge import caddy, labels as lbl
 from edge.sync import switching, sync as sync_edge
 from jobs import base_images, build, clone, preflight, run
+from jobs.detect import procfile_entries
+from jobs.detect_more import read_text
 from jobs.health import HealthSpec, spec_json
 from jobs.progress import DeployLog
 from models.db import session
@@ -43,6 +45,7 @@ class Job:
     out: DeployLog
     workdir: Path
     root_said: bool = False     # the build already told the log the image runs as root
+    release: str | None = None  # the Procfile's release: command, run once before the new version starts
     routed: bool = False        # the edge was switched with the database (else publish after)
 
     @property
@@ -132,6 +135,10 @@ def deploy(platform, deployment_id: int) -> str:
         job.checkpoint()
         job.out.line(f"==> Environment: {len(env)} variable(s) from the service settings" +
                      (f" ({', '.join(sorted(env))})" if env else ""))
+        if job.release:
+            with job.stage("release command"):
+                run_release(job, env)
+            job.checkpoint()
         with job.stage("start and health check"):
             started = start_healthy(job, env)
         job.checkpoint()
@@ -200,6 +207,7 @@ def source(job: Job, env: dict) -> None:
     job.checkpoint()
     with job.stage("build"):
         build.run(platform.docker, plan, job.out, lambda: ctl.cancel_requested(platform, job.dep.id), notes=notes)
+    job.release = procfile_entries(read_text(plan.context, "Procfile") or "").get("release") if plan.kind != "nixpacks" else None
     foreign = build.foreign_labels(platform.docker, job.tag)
     if foreign:
         raise BuildError(f"the image sets routing labels RenderLite owns ({', '.join(foreign[:3])}); remove those "
@@ -234,6 +242,77 @@ def reuse_image(job: Job, source_id: int) -> None:
                           f"last {s.keep_images} versions); deploy that commit again instead")
     job.record(commit_sha=src.commit_sha, build_plan=src.build_plan, runs_as_root=src.runs_as_root,
                image_origin_id=origin)
+
+
+RELEASE_TAIL = 20
+
+
+def run_release(job: Job, env: dict) -> None:
+    """The Procfile's `release:` command (migrations, say), in a one-off container of the new image
+    with the service's variables and limits, before the new version starts. A failure fails the
+    deployment; the version already serving keeps serving (Heroku's release phase, Render's
+    pre-deploy command)."""
+    platform, svc, s = job.platform, job.svc, job.platform.settings
+    job.out.line(f"==> Release command (Procfile release:): {job.release}")
+    labels = {f"{lbl.PREFIX}.managed": "true", f"{lbl.PREFIX}.instance": s.instance,
+              f"{lbl.PREFIX}.project": job.project.name, f"{lbl.PREFIX}.service": svc.name,
+              f"{lbl.PREFIX}.deployment": str(job.dep.id), f"{lbl.PREFIX}.role": "release"}
+    cplan = run.ContainerPlan(
+        name=f"rl-{s.instance}-{svc.name}-{job.dep.id}-release", image=job.tag, port=svc.container_port or run.DEFAULT_PORT,
+        env=env, network=s.apps_network, labels=labels, memory_mb=svc.memory_mb or s.app_memory_mb,
+        cpus=svc.cpus or s.app_cpus, pids=svc.pids or s.app_pids)
+    run.ensure_network(platform.docker, s.apps_network)
+    kwargs = dict(cplan.run_kwargs(), entrypoint=["/bin/sh", "-c"], command=[job.release],
+                  restart_policy={"Name": "no"})
+    try:
+        container = platform.docker.containers.run(**kwargs)
+    except docker.errors.APIError as e:
+        raise DeployError(f"Docker could not start the release command: {e.explanation or e}") from None
+    tail: list[str] = []
+    try:
+        deadline = time.monotonic() + s.build_timeout
+        reader = threading.Thread(target=_follow, args=(container, job, tail), daemon=True)
+        reader.start()
+        while True:
+            container.reload()
+            if container.status in ("exited", "dead"):
+                break
+            if time.monotonic() > deadline:
+                raise DeployError(f"the release command ran over {s.build_timeout} s and was stopped; make it faster, "
+                                  "or raise RENDERLITE_BUILD_TIMEOUT. The version already serving keeps serving")
+            if ctl.cancel_requested(platform, job.dep.id):
+                raise Cancelled("cancelled by a user during the release command")
+            time.sleep(0.2)
+        reader.join(5)
+        code = container.attrs.get("State", {}).get("ExitCode")
+        if code != 0:
+            said = " | ".join(build.telling(tail)) or "no output"
+            e = DeployError(f"the release command `{job.release}` exited with code {code} (last output: {said[:600]}); "
+                            "fix it (or the Procfile's release: line) and deploy again. The version already serving "
+                            "keeps serving")
+            e.stage = "release"
+            raise e
+        job.out.line("    release command done")
+    finally:
+        run.remove(container)
+
+
+def _follow(container, job: Job, tail: list[str]) -> None:
+    """The release command's output, line by line, into the deploy log (and its last lines kept)."""
+    pending = ""
+    try:
+        for chunk in container.logs(stream=True, follow=True):
+            pending += chunk.decode("utf-8", "replace")
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                job.out.line(f"    {line}")
+                tail.append(line)
+                del tail[:-RELEASE_TAIL]
+    except Exception:  # noqa: BLE001 - the container was removed meanwhile: the output ends here
+        pass
+    if pending:
+        job.out.line(f"    {pending}")
+        tail.append(pending)
 
 
 @dataclass

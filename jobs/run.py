@@ -151,8 +151,9 @@ def check_alive(container) -> None:
     if state.get("Status") in ("exited", "dead") or state.get("Restarting") or state.get("RestartCount", 0) > 0:
         raise StartError(f"the app exited with code {state.get('ExitCode')}"
                          f"{exit_hint(state.get('ExitCode'), bool(state.get('OOMKilled')))} right "
-                         "after starting; check its start "
-                         f"command. Last output:\n{tail(container) or '(no output)'}")
+                         "after starting; its last output below says why (often a missing environment variable: "
+                         "`./renderlite env set <service> KEY=value`, or a wrong start command). "
+                         f"Last output:\n{tail(container) or '(no output)'}")
 
 
 DEFAULT_PORT = 3000

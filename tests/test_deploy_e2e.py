@@ -330,3 +330,22 @@ def test_the_edge_tells_a_new_service_and_a_failed_first_deploy_at_once(api, pro
     assert d["status"] == "FAILED"
     r = edge_get(platform_up, "told")
     assert r.status_code == 503 and "its last deployment failed" in r.text, r.text
+
+
+def test_the_procfile_release_command_runs_before_the_new_version_and_its_failure_keeps_the_old(
+        api, project, git_server, platform_up, docker_client):
+    """Found in a trial: Heroku-style `release: python manage.py migrate` was skipped."""
+    files = {**samples.python_app("v1"), "Procfile": "web: python app.py\nrelease: echo \"migrating for $GREETING\"\n"}
+    api.post("/api/services", {"project": project, "name": "released", "repo_url": git_server.create("released", files)})
+    api.call("PUT", "/api/services/released/env/GREETING", json={"value": "v1 users"})
+    d = wait_deploy(api, api.post("/api/services/released/deploy")["id"])
+    assert d["status"] == "SUCCESS", d["failure_reason"]
+    log = "\n".join(api.get(f"/api/deployments/{d['id']}")["log_lines"])
+    assert "==> Release command (Procfile release:)" in log and "migrating for v1 users" in log
+    assert log.index("release command done") < log.index("==> Starting container")
+    git_server.commit("released", {"version.txt": "v2\n", "Procfile": "web: python app.py\nrelease: echo broken >&2; exit 3\n"})
+    d = wait_deploy(api, api.post("/api/services/released/deploy")["id"])
+    assert d["status"] == "FAILED" and d["failure_stage"] == "release", d
+    assert "the release command `echo broken >&2; exit 3` exited with code 3 (last output: broken)" in d["failure_reason"]
+    assert edge_get(platform_up, "released").text == "hello from v1\n"
+    assert not [c for c in docker_client.containers.list(all=True) if c.name.endswith(f"-{d['id']}-release")]
