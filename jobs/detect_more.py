@@ -264,6 +264,10 @@ def _poetry_root_package(root: Path, doc: dict) -> str | None:
     return None
 
 
+NATIVE_BUILDS = (("psycopg2", ("libpq-dev",)), ("mysqlclient", ("default-libmysqlclient-dev", "pkg-config")))
+NATIVE_SETUP = ("apt-get update && apt-get install -y --no-install-recommends {packages} && "
+                "{{ python -c \"import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_path('include') + "
+                "'/Python.h'))\" || apt-get install -y --no-install-recommends python3-dev; }} && rm -rf /var/lib/apt/lists/*")
 COLLECTSTATIC = ("python manage.py collectstatic --noinput || echo 'WARNING: collectstatic failed (see above), so the "
                  "site has no static files; if the settings need variables at build time, set the service build command "
                  "to e.g. `SECRET_KEY=build python manage.py collectstatic --noinput`, or set DISABLE_COLLECTSTATIC=1'")
@@ -331,6 +335,12 @@ def _python(root, env, log, build, start):
     plan = dict(runtime="python", version=version, version_source=source, package_manager=pm, build=build,
                 env={"PYTHONUNBUFFERED": "1", **fields.pop("env", {})}, **fields)
     plan.setdefault("install", [])
+    native = [(name, pkgs) for name, pkgs in NATIVE_BUILDS if re.search(rf"(?<![\w-]){name}(?![\w-])", (deps or "").lower())]
+    if native:   # found in a trial: psycopg2 from source needs pg_config and a compiler, as on Heroku
+        packages = sorted({"gcc", "libc6-dev", *(p for _, ps in native for p in ps)})
+        plan["setup"] = [NATIVE_SETUP.format(packages=" ".join(packages))] + plan.get("setup", [])
+        log.append(f"{', '.join(n for n, _ in native)} build from source: installing {' '.join(packages)} "
+                   "(and the Python headers if the base image lacks them)")
     static = _collectstatic(root, env, deps, log)
     if static:
         plan["after_copy"] = plan.get("after_copy", []) + [static]

@@ -700,3 +700,18 @@ def test_go_compiles_the_standard_library_in_the_dependencies_layer(tmp_path):
     assert "FROM golang:1.22 AS build" in text
     assert text.index("RUN go build -trimpath std") < text.index("COPY . .") < text.index("go build -trimpath -o /app/bin/app .")
     assert "build: `go build -trimpath -o /app/bin/app .` (package main at the root)" in plan.decisions
+
+
+@pytest.mark.parametrize("requirement,native", [
+    ("psycopg2==2.9.10", "libpq-dev"), ("psycopg2", "libpq-dev"), ("mysqlclient>=2", "default-libmysqlclient-dev"),
+    ("psycopg2-binary==2.9.10", None), ("psycopg[binary]", None),
+])
+def test_packages_that_build_from_source_get_their_system_libraries(tmp_path, requirement, native):
+    """Found in a trial: psycopg2 (the source package) failed: no pg_config, no compiler."""
+    plan = detect(write(tmp_path, {"requirements.txt": f"flask\n{requirement}\n", "Procfile": "web: gunicorn a:b\n"}))
+    text, _ = dockerfile_gen.generate(plan, {})
+    if native:
+        assert plan.setup[0].startswith("apt-get update && apt-get install -y --no-install-recommends")
+        assert native in plan.setup[0] and text.index(plan.setup[0]) < text.index("USER 10001"), "as root, before the app user"
+    else:
+        assert "apt-get" not in text
