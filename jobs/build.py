@@ -286,6 +286,7 @@ PULL_FAILURES = ("pull access denied", "manifest unknown", "not found: manifest"
 BOOKKEEPING_RE = re.compile(r"^( ---> |Removing intermediate container |Successfully )")
 ERROR_RE = re.compile(r"error|err!|fatal|not found|no matching|cannot|failed", re.I)
 STRONG_ERROR_RE = re.compile(r"\b(error|fatal|err!)\b", re.I)   # the word itself: not "Collecting pretty-errors"
+MAX_PENDING = 64 * 1024
 OWN_ERROR_RE = re.compile(r"^[\s│║|]*(error|fatal)(\[\w+\])?:\s*\S", re.I)
 WRAPPER_RE = re.compile(r"subprocess-exited-with-error|metadata-generation-failed|finished with status 'error'|"
                         r"did not run successfully|encountered error while|see above for output|^\s*note:", re.I)
@@ -344,7 +345,8 @@ def explain_failure(p: BuildPlan, step: str, msg: str, last: list[str] | None = 
     if mismatch and p.kind == "generated":   # found in a trial: go.mod's `go 1.22.5` on a Go 1.19 image
         said = " | ".join(ln[:300] for ln in telling(last or []))
         return (f"build failed at {short_step(step)}: {msg}" + (f" (last output: {said})" if said else "") +
-                f"; the likely cause: {mismatch}")
+                f"; the likely cause: {mismatch}; otherwise fix what that step runs (the build plan shows the "
+                "generated Dockerfile) and deploy again")
     what = ("fix what that step runs (the build plan shows the generated Dockerfile), set the service's build "
             "command, or add a Dockerfile") if p.kind == "generated" else "fix that step in the Dockerfile"
     said = " | ".join(ln[:300] for ln in telling(last or []))
@@ -398,10 +400,17 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False, notes: list[str] | N
                     if pending and (BOOKKEEPING_RE.match(chunk["stream"]) or STEP_RE.match(chunk["stream"])):
                         take(pending)   # a step's last words without a newline: Docker's own line follows
                         pending = ""
-                    pending += chunk["stream"]
-                    *done, pending = pending.split("\n")
-                    for line in done:
-                        take(line)
+                    *done, rest = chunk["stream"].split("\n")   # only what arrived: never the whole buffer again
+                    if done:
+                        take(pending + done[0])
+                        for line in done[1:]:
+                            take(line)
+                        pending = rest
+                    else:
+                        pending += rest
+                    if len(pending) > MAX_PENDING:   # output with no line ends (a binary cat): cut it into lines
+                        take(pending)
+                        pending = ""
                     continue
                 take(pending)
                 pending = ""

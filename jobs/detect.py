@@ -158,7 +158,7 @@ def _node(root, env, log, build, start):
         if file and (root / file).is_file() and inside(root, root / file):   # "main": "/etc/shadow" is not the app
             log.append(f"start: `node {file}` ({why}; no start script)")
             return dict(plan, start=f"node {shlex.quote(file)}")
-    built = _built_main(main) if build else None
+    built = _built_main(main, build, root) if build else None
     if built:   # "main": "dist/index.js" of a TypeScript server: the build writes it (found in a trial)
         log.append(f"start: `node {built}` (main in package.json, written by the build: {build}; no start script)")
         return dict(plan, start=f"node {shlex.quote(built)}")
@@ -173,12 +173,19 @@ def _node(root, env, log, build, start):
                      f"so RenderLite does not know how to start the app; {NO_START}")
 
 
-def _built_main(main: str | None) -> str | None:
-    """Pure: package.json's main as a path inside the app the build may write (dist/index.js), or None."""
-    if not main:
+BUILD_OUT = ("dist", "build", "lib", "out")
+
+
+def _built_main(main: str | None, build: str, root: Path) -> str | None:
+    """package.json's main as the server the build writes (dist/index.js of a TypeScript server), or
+    None. Only under an output folder, or with a build that compiles TypeScript, and never for a
+    site (index.html at the root): `npm init` writes "main": "index.js" into Vite sites too."""
+    if not main or (root / "index.html").is_file():
         return None
     norm = posixpath.normpath(main.strip())
     if norm.startswith(("/", "../")) or norm == ".." or not re.fullmatch(r"[\w./@+-]+\.(c|m)?js", norm):
+        return None
+    if norm.split("/", 1)[0] not in BUILD_OUT and "tsc" not in build and not (root / "tsconfig.json").is_file():
         return None
     return norm
 

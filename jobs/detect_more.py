@@ -209,7 +209,9 @@ def _python_install(root: Path, log: list[str]) -> tuple[str, dict, str]:
     return "pip", dict(manifests=[], after_copy=["pip install --no-cache-dir ."]), ""
 
 
-PY_INSTALL_RE = re.compile(r"^\s*(pip3?|python3?\s+-m\s+pip|poetry|uv|pipenv)\s+(install|sync)\b")
+PY_INSTALL_RE = re.compile(r"^\s*(?:(?:pip3?|python3?\s+-m\s+pip)\s+install\b[^&;|]*\s(?:-r|--requirement)[\s=]|"
+                           r"(?:pip3?|python3?\s+-m\s+pip)\s+install\s+(?:-e\s+)?\.(?:\s|$)|"
+                           r"poetry\s+install\b|uv\s+sync\b|pipenv\s+install\b)")
 INCLUDE_RE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+|(?=\S))(\S+)")
 LOCAL_RE = re.compile(r"^\s*(?:(?:-e|--editable)(?:\s*=\s*|\s+))?(\.{1,2}(?:/\S*)?|file:\S+|/\S+)(?:\s|\[|$)")
 
@@ -335,7 +337,8 @@ def _python(root, env, log, build, start):
     plan = dict(runtime="python", version=version, version_source=source, package_manager=pm, build=build,
                 env={"PYTHONUNBUFFERED": "1", **fields.pop("env", {})}, **fields)
     plan.setdefault("install", [])
-    native = [(name, pkgs) for name, pkgs in NATIVE_BUILDS if re.search(rf"(?<![\w-]){name}(?![\w-])", (deps or "").lower())]
+    listed = "\n".join(ln.split("#", 1)[0] for ln in (deps or "").lower().splitlines())   # comments are not requirements
+    native = [(name, pkgs) for name, pkgs in NATIVE_BUILDS if re.search(rf"(?<![\w-]){name}(?![\w-])", listed)]
     if native:   # found in a trial: psycopg2 from source needs pg_config and a compiler, as on Heroku
         packages = sorted({"gcc", "libc6-dev", *(p for _, ps in native for p in ps)})
         plan["setup"] = [NATIVE_SETUP.format(packages=" ".join(packages))] + plan.get("setup", [])
@@ -360,7 +363,7 @@ def _python(root, env, log, build, start):
         plan[where] = plan.get(where, []) + [f"pip install --no-cache-dir {server}"]
         log.append(f"{server} is not among the dependencies: installing it to serve {target}")
     quoted = shlex.quote(target)   # 'app:create_app()'
-    cmd = (f"gunicorn {quoted} --bind 0.0.0.0:$PORT" + (f" --chdir {appdir}" if appdir else "") if kind == "wsgi"
+    cmd = (f"gunicorn {quoted} --bind 0.0.0.0:$PORT" + (f" --pythonpath {appdir}" if appdir else "") if kind == "wsgi"
            else f"uvicorn {quoted} --host 0.0.0.0 --port $PORT" + (f" --app-dir {appdir}" if appdir else ""))
     log.append(f"start: `{cmd}` (the one {kind.upper()} app found: {target}" + (f", in {appdir}/)" if appdir else ")"))
     return dict(plan, start=cmd)

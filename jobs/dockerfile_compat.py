@@ -15,11 +15,14 @@ the text to build out (or None when nothing needs changing), plus one build-log 
 from __future__ import annotations
 
 import re
+import shlex
 
 from core.errors import BuildError
 
 INSTRUCTION_RE = re.compile(r"^\s*(\w+)(\s|$)")
-HEREDOC_RE = re.compile(r"<<-?\s*[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?")
+HEREDOC_WORD_RE = re.compile(r"^<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1$")
+LINK_RE = re.compile(r"(?<=\s)--link(=\S*)?(?=\s)")
+PLATFORM_RE = re.compile(r"(?<=\s)--platform=\$\{?(BUILDPLATFORM|TARGETPLATFORM)\}?(?=\s)")
 FLAG_RE = re.compile(r"^--([\w-]+)(?:=(\S*))?\s*")
 NEEDS = ("this server builds with Docker's classic builder (BuildKit's buildx is not installed)")
 
@@ -52,6 +55,18 @@ def _joined(block: list[str]) -> str:
     return "".join(parts).strip()
 
 
+def _heredoc(command: str) -> bool:
+    """A shell word opening a heredoc (`<<EOF`, `<< 'EOF'`), not `<<` inside quotes or `<<<`."""
+    lex = shlex.shlex(command, posix=False)
+    lex.whitespace_split, lex.commenters = True, ""
+    try:
+        words = list(lex)
+    except ValueError:
+        return False
+    return any(HEREDOC_WORD_RE.match(w) or (w in ("<<", "<<-") and i + 1 < len(words))
+               for i, w in enumerate(words))
+
+
 def _mount(spec: str, line: int) -> tuple[str, str | None]:
     """("drop" | "copy", the COPY line for a bind mount)."""
     fields = {}
@@ -81,23 +96,28 @@ def classic(text: str) -> tuple[str | None, list[str]]:
     for line, block in _instructions(text):
         m = INSTRUCTION_RE.match(block[0])
         word = m.group(1).upper() if m and not block[0].strip().startswith("#") else ""
+        if word == "FROM" and PLATFORM_RE.search(" " + _joined(block) + " "):   # docker init's Go template
+            out.append(PLATFORM_RE.sub("", " " + _joined(block) + " ").strip().replace("  ", " "))
+            said.append(f"line {line}: `FROM --platform=$BUILDPLATFORM` needs BuildKit: built for this server's platform")
+            changed = True
+            continue
         if word not in ("RUN", "COPY", "ADD"):
             out.extend(block)
             continue
         joined = _joined(block)
         rest = joined[len(word):].lstrip()
         if word in ("COPY", "ADD"):
-            if HEREDOC_RE.search(rest) and not block[-1].rstrip().endswith("\\"):
+            if _heredoc(rest):
                 raise BuildError(f"Dockerfile line {line} uses a heredoc (`{word} <<...`), which needs BuildKit, and "
                                  f"{NEEDS}; write the file into the repository and COPY it")
-            if "--link" in rest.split():
-                out.append(f"{word} " + " ".join(w for w in rest.split(" ") if w != "--link"))
+            if LINK_RE.search(f" {rest} "):
+                out.append(f"{word} " + LINK_RE.sub("", f" {rest} ").strip())
                 said.append(f"line {line}: `{word} --link` is a BuildKit hint; built without it")
                 changed = True
             else:
                 out.extend(block)
             continue
-        copies, flags_seen = [], False
+        copies, flags_seen, dropped = [], False, 0
         while True:
             f = FLAG_RE.match(rest)
             if not f:
@@ -109,18 +129,20 @@ def classic(text: str) -> tuple[str | None, list[str]]:
             what, copy = _mount(value, line)
             if copy:
                 copies.append(copy)
+            else:
+                dropped += 1
             flags_seen = True
             rest = rest[f.end():]
-        if HEREDOC_RE.search(rest) and len(block) == 1 and not joined.endswith("\\"):
+        if _heredoc(rest):
             raise BuildError(f"Dockerfile line {line} uses a heredoc (`<<`), which needs BuildKit, and {NEEDS}; "
                              "write the script into the repository and RUN it, or join its lines with &&")
         if not flags_seen:
             out.extend(block)
             continue
         changed = True
-        said.append(f"line {line}: `RUN --mount` needs BuildKit ({NEEDS}): " +
-                    ("cache mounts dropped (same result, no cache)" if not copies else
-                     f"bind mounts copied in first ({'; '.join(copies)}), cache mounts dropped"))
+        done = ([f"bind mounts copied in first ({'; '.join(copies)})"] if copies else []) + \
+               (["cache mounts dropped (same result, no cache)"] if dropped else [])
+        said.append(f"line {line}: `RUN --mount` needs BuildKit ({NEEDS}): " + ", ".join(done))
         out.extend(copies)
         out.append(f"RUN {rest}")
     return ("\n".join(out) if changed else None), said

@@ -77,6 +77,7 @@ def _words(start: str) -> list[str]:
     operator words (only outside quotes); [] when the quoting is unbalanced."""
     lex = shlex.shlex(start, posix=True, punctuation_chars=";&|()<>")
     lex.whitespace_split = True
+    lex.commenters = ""   # sh reads `a#b` as one word (shlex would cut it, hiding a `;` after it)
     try:
         return list(lex)
     except ValueError:
@@ -89,7 +90,7 @@ def _cmd(start: str) -> str:
     fails). Redirections are fine. Quoting is understood: `gunicorn 'pkg:create_app()'` is one plain
     command (found in a trial: it ran under sh, which swallowed SIGTERM, so every redeploy cut the
     requests in flight)."""
-    words = _words(start)
+    words = _words(start) if "\n" not in start and "#" not in start else []   # a comment or a script: as written
     first = words[0] if words else ""
     operators = [w for w in words if w and set(w) <= set(";&|()<>") and not set(w) & set("<>")]
     simple = (bool(re.fullmatch(r"[\w./@:+-]+", first)) and first not in SH_WORDS and not operators
@@ -165,6 +166,8 @@ def version_note(w: Wanted, image_env: list[str] | None) -> str | None:
     if have is not None:
         if have == w.version or have.startswith(w.version + "."):
             return f"{name} {have} in the base image {w.image}"
+        if have.split(".")[:2] == w.version.split(".")[:2]:   # 3.11.4 for 3.11.9: the same minor version
+            return f"{name} {have} in the base image {w.image} (the app asks for {w.version}, from {w.source}: same minor version)"
         if w.source == "default":
             return f"{name} {have}: the base image {w.image}'s (the app asks for no version)"
         return (f"WARNING: the app asks for {name} {w.version} (from {w.source}), but the base image {w.image} has "

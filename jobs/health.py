@@ -89,9 +89,11 @@ def probe(ip: str, port: int, spec: HealthSpec, first: bool = False) -> str | No
 ERROR_GRACE_S = 20   # an app that answers only errors this long will not change its mind: fail before start_period
 
 
-def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
+def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log, ready: bool = False) -> None:
     """Probe until the first pass. ``ip_of()`` gives the container's address (or None yet);
-    ``alive()`` raises when the container has died. Raises TimeoutError with the last result."""
+    ``alive()`` raises when the container has died. Raises TimeoutError with the last result.
+    ``ready``: a new deployment's first pass, which also needs an answer below 500 (not a start or
+    restart of a version already live: an app whose / errors is still that app)."""
     deadline = time.monotonic() + spec.start_period
     last, attempt, logged = None, 0, 0.0
     # Until the first pass, probe often (a deploy should not wait a whole interval for nothing);
@@ -105,7 +107,7 @@ def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
         ip = ip_of()
         if ip:
             attempt += 1
-            why = probe(ip, port, spec, first=True)
+            why = probe(ip, port, spec, first=ready)
             if why is None:
                 log.line(f"    probe {attempt}: passed")
                 return
@@ -113,10 +115,10 @@ def wait_first_pass(ip_of, port: int, spec: HealthSpec, alive, log) -> None:
                 log.line(f"    probe {attempt}: {why}")
                 logged = time.monotonic()
             last = why
-            if " answered " in why:
+            if " answered " in why and " answered 503" not in why:   # 503: "not ready yet", wait for it
                 answering_since = answering_since or time.monotonic()
-                if time.monotonic() - answering_since >= min(ERROR_GRACE_S, spec.start_period):
-                    raise TimeoutError(f"{why}, for {ERROR_GRACE_S} s in a row")
+                if time.monotonic() - answering_since >= ERROR_GRACE_S:
+                    raise TimeoutError(f"{why}, for {time.monotonic() - answering_since:.0f} s in a row")
             else:
                 answering_since = None
         if time.monotonic() >= deadline:

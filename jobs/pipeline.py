@@ -247,6 +247,10 @@ def reuse_image(job: Job, source_id: int) -> None:
 RELEASE_TAIL = 20
 
 
+class ReleaseError(DeployError):
+    stage = "release"
+
+
 def run_release(job: Job, env: dict) -> None:
     """The Procfile's `release:` command (migrations, say), in a one-off container of the new image
     with the service's variables and limits, before the new version starts. A failure fails the
@@ -267,7 +271,9 @@ def run_release(job: Job, env: dict) -> None:
     try:
         container = platform.docker.containers.run(**kwargs)
     except docker.errors.APIError as e:
-        raise DeployError(f"Docker could not start the release command: {e.explanation or e}") from None
+        with contextlib.suppress(docker.errors.APIError):   # created, then refused at start: not left behind
+            platform.docker.api.remove_container(cplan.name, force=True)
+        raise ReleaseError(f"Docker could not start the release command: {e.explanation or e}") from None
     tail: list[str] = []
     try:
         deadline = time.monotonic() + s.build_timeout
@@ -278,20 +284,20 @@ def run_release(job: Job, env: dict) -> None:
             if container.status in ("exited", "dead"):
                 break
             if time.monotonic() > deadline:
-                raise DeployError(f"the release command ran over {s.build_timeout} s and was stopped; make it faster, "
+                raise ReleaseError(f"the release command ran over {s.build_timeout} s and was stopped; make it faster, "
                                   "or raise RENDERLITE_BUILD_TIMEOUT. The version already serving keeps serving")
             if ctl.cancel_requested(platform, job.dep.id):
                 raise Cancelled("cancelled by a user during the release command")
             time.sleep(0.2)
-        reader.join(5)
-        code = container.attrs.get("State", {}).get("ExitCode")
+        reader.join(15)   # the output until the end, before the log is stored with the verdict
+        state = container.attrs.get("State", {})
+        code = state.get("ExitCode")
         if code != 0:
             said = " | ".join(build.telling(tail)) or "no output"
-            e = DeployError(f"the release command `{job.release}` exited with code {code} (last output: {said[:600]}); "
-                            "fix it (or the Procfile's release: line) and deploy again. The version already serving "
-                            "keeps serving")
-            e.stage = "release"
-            raise e
+            raise ReleaseError(f"the release command `{job.release}` exited with code {code}"
+                               f"{run.exit_hint(code, bool(state.get('OOMKilled')))} (last output: {said[:600]}); "
+                               "fix it (or the Procfile's release: line) and deploy again. The version already "
+                               "serving keeps serving")
         job.out.line("    release command done")
     finally:
         run.remove(container)
@@ -302,8 +308,14 @@ def _follow(container, job: Job, tail: list[str]) -> None:
     pending = ""
     try:
         for chunk in container.logs(stream=True, follow=True):
-            pending += chunk.decode("utf-8", "replace")
-            *lines, pending = pending.split("\n")
+            *lines, rest = chunk.decode("utf-8", "replace").split("\n")
+            if lines:
+                lines[0], pending = pending + lines[0], rest
+            else:
+                pending += rest
+            if len(pending) > build.MAX_PENDING:
+                lines.append(pending)
+                pending = ""
             for line in lines:
                 job.out.line(f"    {line}")
                 tail.append(line)
@@ -337,7 +349,8 @@ def start_healthy(job: Job, env: dict) -> Started:
             memory_mb=svc.memory_mb or s.app_memory_mb, cpus=svc.cpus or s.app_cpus, pids=svc.pids or s.app_pids)
         container = run.start(platform.docker, cplan, job.out)
         try:
-            run.wait_healthy(container, cplan, spec, job.out, discover=svc.container_port is None and attempt == 1)
+            run.wait_healthy(container, cplan, spec, job.out, discover=svc.container_port is None and attempt == 1,
+                             ready=True)   # a new version must also be ready: no server errors on its first pass
             check_user(job, container)
             return Started(container, port)
         except run.PortFound as found:

@@ -190,7 +190,8 @@ def discovered(pid: int, port: int) -> int | None:
     return ports.pop() if len(ports) == 1 and port not in ports else None
 
 
-def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover: bool = False) -> str:
+def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover: bool = False,
+                 ready: bool = False) -> str:
     """Wait until the app passes its health check. Returns its IP on the apps network.
     With ``discover``, raise PortFound as soon as the app listens on one other port only."""
     loopback_since: list[float] = []
@@ -221,7 +222,7 @@ def wait_healthy(container, plan: ContainerPlan, spec: HealthSpec, log, discover
         else:
             elsewhere_since.clear()
     try:
-        wait_first_pass(lambda: container_ip(container, plan.network), plan.port, spec, watch, log)
+        wait_first_pass(lambda: container_ip(container, plan.network), plan.port, spec, watch, log, ready=ready)
     except TimeoutError as e:
         pid = container.attrs.get("State", {}).get("Pid") or 0
         if " answered " in str(e):   # the app is up, but answers only errors: said as soon as that is clear

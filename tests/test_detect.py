@@ -215,6 +215,8 @@ def test_generated_go_and_node_static_builds_are_multi_stage(tmp_path):
     ("node a.js &", "node a.js &"),
     ("node a.js 'unbalanced", "node a.js 'unbalanced"),
     ("{ node a.js; }", "{ node a.js; }"),
+    # found in review: shlex read `#` as a comment and hid the `;` after it
+    ("node app.js --tag=a#b; node other.js", "node app.js --tag=a#b; node other.js"),
 ])
 def test_start_commands_are_exec_wrapped_only_when_safe(tmp_path, web, cmd):
     plan = detect(write(tmp_path, {"requirements.txt": "", "Procfile": f"web: {web}\n"}))
@@ -581,9 +583,11 @@ def test_a_build_command_that_installs_replaces_the_automatic_install(tmp_path):
     assert "-r requirements.txt" not in text and "RUN pip install -r requirements/production.txt" in text
     assert any("RenderLite's own install (pip install --no-cache-dir -r requirements.txt) is skipped" in d
                for d in plan.decisions)
-    other = detect(write(tmp_path / "b", {"requirements.txt": "flask\n", "Procfile": "web: gunicorn app:app\n"}),
-                   build_command="python manage.py collectstatic --noinput")
-    assert other.install == ["pip install --no-cache-dir -r requirements.txt"], "a build command that installs nothing adds to it"
+    for n, extra in enumerate(["python manage.py collectstatic --noinput",
+                               "pip install nltk && python -m nltk.downloader punkt"]):   # found in review
+        other = detect(write(tmp_path / f"b{n}", {"requirements.txt": "flask\n", "Procfile": "web: gunicorn app:app\n"}),
+                       build_command=extra)
+        assert other.install == ["pip install --no-cache-dir -r requirements.txt"], "a build command that installs other things adds to it"
 
 
 SRC_APP = "from flask import Flask\nfrom myapi.routes import bp\napp = Flask(__name__)\n"
@@ -597,7 +601,7 @@ def test_src_layout_apps_are_found_and_the_project_itself_installed(tmp_path):
                           '[tool.poetry.dependencies]\npython = "^3.11"\nflask = "*"\n',
         "poetry.lock": "", "src/myapi/__init__.py": "", "src/myapi/main.py": SRC_APP, "src/myapi/routes.py": "",
         "tests/test_x.py": "app = Flask(__name__)\n"}))
-    assert poetry.start == "gunicorn myapi.main:app --bind 0.0.0.0:$PORT --chdir src"
+    assert poetry.start == "gunicorn myapi.main:app --bind 0.0.0.0:$PORT --pythonpath src"
     assert poetry.after_copy == ["poetry install --only-root --no-interaction"]
     text, _ = dockerfile_gen.generate(poetry, {})
     assert text.index("poetry install --no-root") < text.index("COPY --chown=10001:10001 . .") < text.index("--only-root")
@@ -619,6 +623,7 @@ def test_src_layout_apps_are_found_and_the_project_itself_installed(tmp_path):
     ("dist/index.js", "node dist/index.js"),
     ("./build/server.mjs", "node build/server.mjs"),
     ("../outside.js", None), ("/etc/passwd.js", None), ("dist/index.ts", None),
+    ("index.js", None),   # found in review: `npm init` writes it into Vite sites, which have no server
 ])
 def test_a_main_the_build_writes_is_the_start(tmp_path, main, start):
     """Found in a trial: a TypeScript server ("main": "dist/index.js", build: tsc) was served as a
@@ -705,6 +710,7 @@ def test_go_compiles_the_standard_library_in_the_dependencies_layer(tmp_path):
 @pytest.mark.parametrize("requirement,native", [
     ("psycopg2==2.9.10", "libpq-dev"), ("psycopg2", "libpq-dev"), ("mysqlclient>=2", "default-libmysqlclient-dev"),
     ("psycopg2-binary==2.9.10", None), ("psycopg[binary]", None),
+    ("psycopg2-binary  # not psycopg2 from source", None),
 ])
 def test_packages_that_build_from_source_get_their_system_libraries(tmp_path, requirement, native):
     """Found in a trial: psycopg2 (the source package) failed: no pg_config, no compiler."""

@@ -38,6 +38,18 @@ def test_cache_mounts_are_dropped_and_bind_mounts_copied_in_first():
 
 def test_a_dockerfile_without_buildkit_syntax_is_built_as_it_is():
     assert classic("FROM x\nRUN echo --mount=not-a-flag\nCOPY . .\n") == (None, [])
+    # found in review: `<<` inside quotes, or bash's `<<<`, is no heredoc
+    for line in ['RUN python -c "print(1 << 3)"', 'RUN bash -c "cat <<< hello"', "RUN echo 'a <<EOF b'", "RUN cat <<< hi"]:
+        assert classic(f"FROM x\n{line}\n") == (None, []), line
+
+
+def test_buildkit_platform_args_and_link_flags_are_dropped():
+    """docker init's Go template: FROM --platform=$BUILDPLATFORM (empty on the classic builder)."""
+    text, said = classic("FROM --platform=$BUILDPLATFORM golang:1.22 AS build\nCOPY\t--link=true\tx\t/y\n"
+                         "FROM --platform=linux/amd64 debian\nRUN --mount=type=bind,source=a,target=/a make\n")
+    assert text.rstrip("\n").split("\n") == ["FROM golang:1.22 AS build", "COPY x\t/y", "FROM --platform=linux/amd64 debian",
+                                 "COPY a /a", "RUN make"], text
+    assert "cache mounts dropped" not in said[-1] and "bind mounts copied in first (COPY a /a)" in said[-1]
 
 
 @pytest.mark.parametrize("dockerfile,needle", [
@@ -45,6 +57,7 @@ def test_a_dockerfile_without_buildkit_syntax_is_built_as_it_is():
     ("FROM x\nRUN --mount=type=ssh git clone git@host:x\n", "`RUN --mount=type=ssh`"),
     ("FROM x\nRUN --network=none make\n", "line 2 uses `RUN --network`"),
     ("FROM x\nRUN <<EOF\napt-get update\nEOF\n", "line 2 uses a heredoc"),
+    ("FROM x\nRUN --mount=type=cache,target=/c \\\n    cat <<'EOF' > /f\nx\nEOF\n", "line 2 uses a heredoc"),
     ("FROM x\nCOPY <<EOF /etc/conf\nx=1\nEOF\n", "line 2 uses a heredoc (`COPY <<...`)"),
 ])
 def test_what_the_classic_builder_cannot_do_is_refused_naming_the_line(dockerfile, needle):

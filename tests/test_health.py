@@ -121,3 +121,39 @@ def test_the_first_pass_needs_an_answer_below_500_but_a_running_app_only_an_answ
         assert probe("127.0.0.1", port, HealthSpec(path="/ok"), first=True) == "GET /ok answered 404"
     finally:
         server.shutdown()
+
+
+def test_503_is_waited_for_but_other_errors_fail_after_20_s(monkeypatch):
+    """Found in review: a readiness path answering 503 while it loads (then 200 at 30 s) failed at
+    20 s although the start period was 300 s."""
+    import jobs.health as h
+
+    clock = [0.0]
+    monkeypatch.setattr(h.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(h.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+
+    class Log:
+        def line(self, text):
+            pass
+
+    def run(answer, ready=True):
+        firsts = []
+
+        def probe(ip, port, spec, first=False):
+            firsts.append(first)
+            return answer(clock[0])
+        monkeypatch.setattr(h, "probe", probe)
+        clock[0] = 0.0
+        try:
+            h.wait_first_pass(lambda: "10.0.0.2", 80, h.HealthSpec(start_period=300, interval=1), lambda: None, Log(),
+                              ready=ready)
+            return clock[0], None, firsts
+        except TimeoutError as e:
+            return clock[0], str(e), firsts
+
+    t, err, _ = run(lambda now: None if now >= 30 else "GET /ready answered 503")
+    assert err is None and t >= 30
+    t, err, _ = run(lambda now: "GET / answered 500, a server error")
+    assert 20 <= t < 21 and err == "GET / answered 500, a server error, for 20 s in a row"
+    _, _, firsts = run(lambda now: None, ready=False)
+    assert firsts == [False], "a start or restart of the live version needs an answer, not readiness"
