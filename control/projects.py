@@ -44,16 +44,20 @@ def list_projects(db: Session) -> list[Project]:
     return list(db.exec(select(Project).order_by(Project.name)).all())
 
 
-def get_project(db: Session, ref: str | int) -> Project:
+def _by_ref(db: Session, table, ref: str | int):
     """An int is an id, and only an id. A string is a name first (names may be all digits), then
-    an id: so a project named "7" is never taken for the project whose id is 7 by a caller that
-    holds an id (found in review: the dashboard passed ids, and a digit name shadowed them)."""
+    an id: so a row named "7" is never taken for the row whose id is 7 by a caller that holds an
+    id (found in review: the dashboard passed ids, and a digit name shadowed them)."""
     if isinstance(ref, int):
-        p = db.get(Project, ref)
-    else:
-        p = db.exec(select(Project).where(Project.name == str(ref).strip().lower())).first()
-        if p is None and str(ref).isdigit():
-            p = db.get(Project, int(ref))
+        return db.get(table, ref)
+    row = db.exec(select(table).where(table.name == str(ref).strip().lower())).first()
+    if row is None and str(ref).isdigit():
+        row = db.get(table, int(ref))
+    return row
+
+
+def get_project(db: Session, ref: str | int) -> Project:
+    p = _by_ref(db, Project, ref)
     if not p:
         raise NotFound(f"project '{ref}' not found; list projects with `./renderlite projects list`")
     return p
@@ -110,13 +114,7 @@ def list_services(db: Session, project: str | int | None = None) -> list[Service
 
 
 def get_service(db: Session, ref: str | int) -> Service:
-    """An int is an id, and only an id; a string is a name first, then an id (as get_project)."""
-    if isinstance(ref, int):
-        s = db.get(Service, ref)
-    else:
-        s = db.exec(select(Service).where(Service.name == str(ref).strip().lower())).first()
-        if s is None and str(ref).isdigit():
-            s = db.get(Service, int(ref))
+    s = _by_ref(db, Service, ref)
     if not s:
         raise NotFound(f"service '{ref}' not found; list services with `./renderlite services list`")
     return s

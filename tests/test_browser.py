@@ -19,6 +19,10 @@ def page(platform_up, request, tmp_path_factory):
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         page.set_default_timeout(20000)
+        # assertions wait as long as actions: on a loaded 2-core CI box a reloaded page can take
+        # over 5 s (expect's default) to hydrate its state (seen once in CI: a blank page at 5 s)
+        from playwright.sync_api import expect
+        expect.set_options(timeout=20000)
         yield page
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
