@@ -12,11 +12,11 @@ import docker.errors
 from sqlmodel import delete as sql_delete, select
 
 from control.locks import ServiceLock
-from control.projects import get_service
+from control.projects import create_service as save_service, get_service
 from core.errors import NotFound, RenderLiteError, ValidationError
 from edge import caddy
 from edge.labels import image_repo, selector
-from edge.sync import sync as sync_edge
+from edge.sync import sync as sync_edge, sync_soon
 from jobs.health import HealthSpec
 from jobs.run import ContainerPlan, StartError, wait_healthy
 from control.service_settings import columns
@@ -65,12 +65,9 @@ def _set(platform, svc_id: int, **values) -> Service:
 def create_service(platform, data) -> Service:
     """Save a new service and publish the route table, so its subdomain answers "not deployed yet"
     at once (found in a trial: a bare 404 for the first seconds)."""
-    from control.projects import create_service as save
-
     with session(platform.engine) as db:
-        svc = save(db, data)
-    with contextlib.suppress(Exception):   # the edge watcher publishes it within seconds otherwise
-        sync_edge(platform)
+        svc = save_service(db, data)
+    sync_soon(platform)
     return svc
 
 

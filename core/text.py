@@ -11,3 +11,27 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def clean(text: str) -> str:
     """Drop ANSI escape sequences and control characters; keep newlines and tabs."""
     return CONTROL.sub("", ANSI.sub("", text))
+
+
+class Lines:
+    """Whole lines out of streamed text whose chunks end anywhere (Docker's build stream, a
+    container's log): only what arrives is split, and a line with no end is cut at ``limit``."""
+
+    def __init__(self, limit: int = 64 * 1024):
+        self.pending, self.limit = "", limit
+
+    def feed(self, text: str) -> list[str]:
+        *done, rest = text.split("\n")
+        if done:
+            done[0], self.pending = self.pending + done[0], rest
+        else:
+            self.pending += rest
+        if len(self.pending) > self.limit:   # output with no line ends (a binary cat)
+            done.append(self.pending)
+            self.pending = ""
+        return done
+
+    def flush(self) -> list[str]:
+        """The unfinished line, as a line of its own (the stream ended, or another voice speaks)."""
+        out, self.pending = ([self.pending] if self.pending else []), ""
+        return out

@@ -38,6 +38,16 @@ def container_labels(ident: Identity, domain: str, network: str) -> dict[str, st
     }
 
 
+ROLE = f"{PREFIX}.role"   # "release": a release command's one-off container, never routed
+
+
+def release_labels(instance: str, project: str, service: str, deployment_id: int) -> dict[str, str]:
+    """Whose a release command's container is (so the janitor can remove one a dead worker left),
+    with no routing labels."""
+    return {f"{PREFIX}.managed": "true", f"{PREFIX}.instance": instance, f"{PREFIX}.project": project,
+            f"{PREFIX}.service": service, f"{PREFIX}.deployment": str(deployment_id), ROLE: "release"}
+
+
 def image_repo(instance: str, service: str) -> str:
     """``renderlite/<service>``; another installation on the same engine (tests, a bench) gets its own.
     Images carry no labels (each build label costs a classic-builder step): the repository names them."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
-from edge.labels import PREFIX
+from edge.labels import PREFIX, ROLE
 
 log = logging.getLogger("renderlite.edge")
 
@@ -29,7 +29,7 @@ class RunningApp:
         """From one entry of Docker's container list (GET /containers/json): no inspect, so a
         container removed meanwhile can never make the listing fail."""
         labels = row.get("Labels") or {}
-        if labels.get(f"{PREFIX}.role") == "release":   # a release command's one-off container: never routed
+        if labels.get(ROLE) == "release":   # a release command's one-off container: never routed
             return None
         try:
             nets = (row.get("NetworkSettings") or {}).get("Networks") or {}

@@ -41,6 +41,18 @@ def sync(platform) -> list[Route]:
         return routes
 
 
+def sync_soon(platform) -> bool:
+    """Publish the route table now; if that fails, say so in the log and return False: the edge
+    watcher rebuilds it from the database within seconds. For callers whose own work must not fail
+    because the edge could not be told at once."""
+    try:
+        sync(platform)
+        return True
+    except Exception:  # noqa: BLE001
+        log.warning("publishing the route table failed; the edge watcher will", exc_info=True)
+        return False
+
+
 @contextlib.contextmanager
 def switching(platform, service: str, deployment_id: int):
     """Publish the routes with ``service`` already switched to ``deployment_id``, then let the

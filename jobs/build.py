@@ -22,7 +22,7 @@ import docker
 import docker.errors
 
 from core.errors import BuildError, Cancelled
-from core.text import clean
+from core.text import Lines, clean
 
 logger = logging.getLogger("renderlite.build")
 
@@ -89,6 +89,7 @@ class BuildPlan:
     base_vars: tuple[tuple[str, str], ...] = ()   # (base image, the variable that overrides it)
     versions: tuple = ()                    # dockerfile_gen.Wanted: checked against the base images before the build
     nixpacks: tuple[str, ...] = ()          # the nixpacks argv (kind "nixpacks")
+    release: str | None = None              # the Procfile's release: command, run before the new version starts
 
 
 def _context(checkout: Path, root_dir: str) -> Path:
@@ -116,6 +117,7 @@ def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
         raise BuildError(f"Dockerfile path '{req.dockerfile_path}' points outside the root directory")
     if req.builder == "nixpacks":
         return _nixpacks(req, common, nixpacks_bin)
+    common["release"] = _release(context)
     if dockerfile.is_file():
         _check_dockerignore(context)
         said = (f"using the repository's Dockerfile ({where})",)
@@ -139,6 +141,13 @@ def plan(req: BuildRequest, nixpacks_bin: str | None = None) -> BuildPlan:
         raise BuildError(f"no Dockerfile at '{where}' (the service's Dockerfile path); fix the path, or reset it "
                          "to build without a Dockerfile")
     return _generated(req, common)
+
+
+def _release(context: Path) -> str | None:
+    from jobs.detect import procfile_entries
+    from jobs.detect_more import read_text
+
+    return procfile_entries(read_text(context, "Procfile") or "").get("release")
 
 
 MAX_DOCKERIGNORE = 256 * 1024
@@ -286,8 +295,6 @@ PULL_FAILURES = ("pull access denied", "manifest unknown", "not found: manifest"
 BOOKKEEPING_RE = re.compile(r"^( ---> |Removing intermediate container |Successfully )")
 ERROR_RE = re.compile(r"error|err!|fatal|not found|no matching|cannot|failed", re.I)
 STRONG_ERROR_RE = re.compile(r"\b(error|fatal|err!)\b", re.I)   # the word itself: not "Collecting pretty-errors"
-MAX_PENDING = 64 * 1024
-OWN_ERROR_RE = re.compile(r"^[\s│║|]*(error|fatal)(\[\w+\])?:\s*\S", re.I)
 WRAPPER_RE = re.compile(r"subprocess-exited-with-error|metadata-generation-failed|finished with status 'error'|"
                         r"did not run successfully|encountered error while|see above for output|^\s*note:", re.I)
 NOISE_RE = re.compile(r"complete log of this run|--verbose|^npm (error|ERR!) *$|^\s*$", re.I)
@@ -297,11 +304,9 @@ def telling(lines: list[str]) -> list[str]:
     """Pure: the lines of a failed step that say why: from its first error line on (the cause comes
     first; the lines after it often finish the sentence), tool chatter dropped; else its last lines."""
     useful = [ln for ln in lines if not NOISE_RE.search(ln)]
-    # A tool's own "Error: ..." line beats the wrapper's summary around it (pip: "subprocess-exited-
-    # with-error" around setup.py's "Error: pg_config executable not found"; found in a trial)
-    first = next((i for i, ln in enumerate(useful) if OWN_ERROR_RE.match(ln) and not WRAPPER_RE.search(ln)), None)
-    if first is None:
-        first = next((i for i, ln in enumerate(useful) if STRONG_ERROR_RE.search(ln) and not WRAPPER_RE.search(ln)), None)
+    # A tool's own error line beats the wrapper's summary around it (pip: "subprocess-exited-with-
+    # error" around setup.py's "Error: pg_config executable not found"; found in a trial)
+    first = next((i for i, ln in enumerate(useful) if STRONG_ERROR_RE.search(ln) and not WRAPPER_RE.search(ln)), None)
     if first is None:
         first = next((i for i, ln in enumerate(useful) if STRONG_ERROR_RE.search(ln)), None)
     if first is None:
@@ -343,12 +348,12 @@ def explain_failure(p: BuildPlan, step: str, msg: str, last: list[str] | None = 
         return f"base image {image} could not be pulled ({msg}); {fix}"
     mismatch = next((n.removeprefix("WARNING: ") for n in notes or [] if n.startswith("WARNING: the app asks for")), None)
     if mismatch and p.kind == "generated":   # found in a trial: go.mod's `go 1.22.5` on a Go 1.19 image
-        said = " | ".join(ln[:300] for ln in telling(last or []))
-        return (f"build failed at {short_step(step)}: {msg}" + (f" (last output: {said})" if said else "") +
-                f"; the likely cause: {mismatch}; otherwise fix what that step runs (the build plan shows the "
-                "generated Dockerfile) and deploy again")
-    what = ("fix what that step runs (the build plan shows the generated Dockerfile), set the service's build "
-            "command, or add a Dockerfile") if p.kind == "generated" else "fix that step in the Dockerfile"
+        what = f"the likely cause: {mismatch}; otherwise fix what that step runs (the build plan shows the generated Dockerfile)"
+    elif p.kind == "generated":
+        what = ("fix what that step runs (the build plan shows the generated Dockerfile), set the service's build "
+                "command, or add a Dockerfile")
+    else:
+        what = "fix that step in the Dockerfile"
     said = " | ".join(ln[:300] for ln in telling(last or []))
     return f"build failed at {short_step(step)}: {msg}" + (f" (last output: {said})" if said else "") + f"; {what} and deploy again"
 
@@ -382,7 +387,7 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False, notes: list[str] | N
                                                  "memswap": p.memory_mb * 1024 * 1024})
             image_id = None
             output: deque[str] = deque(maxlen=80)  # the failing step's last words go into the failure reason
-            pending = ""   # Docker's chunks may end mid-line (found in a trial: `Using` / `CPython 3` / `.11`)
+            lines = Lines()   # Docker's chunks may end mid-line (found in a trial: `Using` / `CPython 3` / `.11`)
 
             def take(line: str) -> None:
                 nonlocal step
@@ -397,23 +402,14 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False, notes: list[str] | N
 
             for chunk in stream:
                 if "stream" in chunk:
-                    if pending and (BOOKKEEPING_RE.match(chunk["stream"]) or STEP_RE.match(chunk["stream"])):
-                        take(pending)   # a step's last words without a newline: Docker's own line follows
-                        pending = ""
-                    *done, rest = chunk["stream"].split("\n")   # only what arrived: never the whole buffer again
-                    if done:
-                        take(pending + done[0])
-                        for line in done[1:]:
-                            take(line)
-                        pending = rest
-                    else:
-                        pending += rest
-                    if len(pending) > MAX_PENDING:   # output with no line ends (a binary cat): cut it into lines
-                        take(pending)
-                        pending = ""
+                    text = chunk["stream"]
+                    # a step's last words without a newline: Docker's own line follows on a line of its own
+                    ready = lines.flush() if BOOKKEEPING_RE.match(text) or STEP_RE.match(text) else []
+                    for line in ready + lines.feed(text):
+                        take(line)
                     continue
-                take(pending)
-                pending = ""
+                for line in lines.flush():
+                    take(line)
                 if "error" in chunk:
                     msg = clean(chunk.get("error", "")).strip()
                     log.line(f"ERROR: {msg}")
@@ -421,7 +417,8 @@ def run(client, p: BuildPlan, log, cancelled=lambda: False, notes: list[str] | N
                     raise BuildError(explain_failure(p, step, msg, list(output), alike, notes))
                 elif "aux" in chunk and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
-            take(pending)
+            for line in lines.flush():
+                take(line)
     except docker.errors.APIError as e:
         msg = (e.explanation or str(e)).strip()
         log.line(f"ERROR: {msg}")

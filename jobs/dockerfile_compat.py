@@ -67,22 +67,22 @@ def _heredoc(command: str) -> bool:
                for i, w in enumerate(words))
 
 
-def _mount(spec: str, line: int) -> tuple[str, str | None]:
-    """("drop" | "copy", the COPY line for a bind mount)."""
+def _mount(spec: str, line: int) -> str | None:
+    """The COPY line standing in for a bind mount; None for a mount that is dropped (cache, tmpfs)."""
     fields = {}
     for part in spec.split(","):
         key, _, value = part.partition("=")
         fields[key.strip().lower()] = value.strip()
     kind = fields.get("type", "bind")
     if kind in ("cache", "tmpfs"):
-        return "drop", None
+        return None
     if kind == "bind":
         target = fields.get("target") or fields.get("dst") or fields.get("destination")
         source = fields.get("source") or fields.get("src") or "."
         if not target:
             raise BuildError(f"Dockerfile line {line}: a bind mount without a target ({spec}); fix the mount")
         frm = fields.get("from")
-        return "copy", f"COPY {f'--from={frm} ' if frm else ''}{source} {target}"
+        return f"COPY {f'--from={frm} ' if frm else ''}{source} {target}"
     raise BuildError(f"Dockerfile line {line} uses `RUN --mount=type={kind}`, which needs BuildKit, and {NEEDS}; "
                      "pass the value another way (an environment variable of the service, or a build step that "
                      "does not need it), or build the image elsewhere")
@@ -126,7 +126,7 @@ def classic(text: str) -> tuple[str | None, list[str]]:
             if name != "mount":
                 raise BuildError(f"Dockerfile line {line} uses `RUN --{name}`, which needs BuildKit, and {NEEDS}; "
                                  "remove that flag")
-            what, copy = _mount(value, line)
+            copy = _mount(value, line)
             if copy:
                 copies.append(copy)
             else:

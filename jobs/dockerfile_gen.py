@@ -90,7 +90,7 @@ def _cmd(start: str) -> str:
     fails). Redirections are fine. Quoting is understood: `gunicorn 'pkg:create_app()'` is one plain
     command (found in a trial: it ran under sh, which swallowed SIGTERM, so every redeploy cut the
     requests in flight)."""
-    words = _words(start) if "\n" not in start and "#" not in start else []   # a comment or a script: as written
+    words = _words(start) if "\n" not in start else []   # a script of several lines: as written
     first = words[0] if words else ""
     operators = [w for w in words if w and set(w) <= set(";&|()<>") and not set(w) & set("<>")]
     simple = (bool(re.fullmatch(r"[\w./@:+-]+", first)) and first not in SH_WORDS and not operators

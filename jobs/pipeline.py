@@ -22,11 +22,10 @@ from control import deployments as ctl, envvars, janitor
 from control.locks import ServiceLock
 from core.errors import BuildError, Cancelled, DeployError, StartError
 from core.secrets import SecretKeyError
+from core.text import Lines
 from edge import caddy, labels as lbl
-from edge.sync import switching, sync as sync_edge
+from edge.sync import switching, sync_soon
 from jobs import base_images, build, clone, preflight, run
-from jobs.detect import procfile_entries
-from jobs.detect_more import read_text
 from jobs.health import HealthSpec, spec_json
 from jobs.progress import DeployLog
 from models.db import session
@@ -90,7 +89,7 @@ def claim(platform, deployment_id: int) -> Job | str:
         if not ctl.start_building(db, dep.id):
             return DS.FAILED.value
         ctl.set_service_status(db, svc.id, ServiceStatus.BUILDING)
-    quietly_sync(platform)   # a service not yet serving: its page says "being deployed" now, not in a few seconds
+    sync_soon(platform)   # a service not yet serving: its page says "being deployed" now, not in a few seconds
     s = platform.settings
     return Job(platform, dep, svc, project, DeployLog(platform.redis, s.redis_prefix, dep.id),
                Path(tempfile.mkdtemp(prefix=janitor.tmp_prefix(s.instance, svc.name, dep.id))))
@@ -207,7 +206,7 @@ def source(job: Job, env: dict) -> None:
     job.checkpoint()
     with job.stage("build"):
         build.run(platform.docker, plan, job.out, lambda: ctl.cancel_requested(platform, job.dep.id), notes=notes)
-    job.release = procfile_entries(read_text(plan.context, "Procfile") or "").get("release") if plan.kind != "nixpacks" else None
+    job.release = plan.release
     foreign = build.foreign_labels(platform.docker, job.tag)
     if foreign:
         raise BuildError(f"the image sets routing labels RenderLite owns ({', '.join(foreign[:3])}); remove those "
@@ -247,6 +246,11 @@ def reuse_image(job: Job, source_id: int) -> None:
 RELEASE_TAIL = 20
 
 
+def app_limits(svc: Service, s) -> dict:
+    """The service's memory, CPU and process limits, else the installation's defaults."""
+    return dict(memory_mb=svc.memory_mb or s.app_memory_mb, cpus=svc.cpus or s.app_cpus, pids=svc.pids or s.app_pids)
+
+
 class ReleaseError(DeployError):
     stage = "release"
 
@@ -258,13 +262,10 @@ def run_release(job: Job, env: dict) -> None:
     pre-deploy command)."""
     platform, svc, s = job.platform, job.svc, job.platform.settings
     job.out.line(f"==> Release command (Procfile release:): {job.release}")
-    labels = {f"{lbl.PREFIX}.managed": "true", f"{lbl.PREFIX}.instance": s.instance,
-              f"{lbl.PREFIX}.project": job.project.name, f"{lbl.PREFIX}.service": svc.name,
-              f"{lbl.PREFIX}.deployment": str(job.dep.id), f"{lbl.PREFIX}.role": "release"}
+    labels = lbl.release_labels(s.instance, job.project.name, svc.name, job.dep.id)
     cplan = run.ContainerPlan(
         name=f"rl-{s.instance}-{svc.name}-{job.dep.id}-release", image=job.tag, port=svc.container_port or run.DEFAULT_PORT,
-        env=env, network=s.apps_network, labels=labels, memory_mb=svc.memory_mb or s.app_memory_mb,
-        cpus=svc.cpus or s.app_cpus, pids=svc.pids or s.app_pids)
+        env=env, network=s.apps_network, labels=labels, **app_limits(svc, s))
     run.ensure_network(platform.docker, s.apps_network)
     kwargs = dict(cplan.run_kwargs(), entrypoint=["/bin/sh", "-c"], command=[job.release],
                   restart_policy={"Name": "no"})
@@ -305,26 +306,19 @@ def run_release(job: Job, env: dict) -> None:
 
 def _follow(container, job: Job, tail: list[str]) -> None:
     """The release command's output, line by line, into the deploy log (and its last lines kept)."""
-    pending = ""
+    lines = Lines()
+
+    def take(found: list[str]) -> None:
+        for line in found:
+            job.out.line(f"    {line}")
+            tail.append(line)
+            del tail[:-RELEASE_TAIL]
     try:
         for chunk in container.logs(stream=True, follow=True):
-            *lines, rest = chunk.decode("utf-8", "replace").split("\n")
-            if lines:
-                lines[0], pending = pending + lines[0], rest
-            else:
-                pending += rest
-            if len(pending) > build.MAX_PENDING:
-                lines.append(pending)
-                pending = ""
-            for line in lines:
-                job.out.line(f"    {line}")
-                tail.append(line)
-                del tail[:-RELEASE_TAIL]
+            take(lines.feed(chunk.decode("utf-8", "replace")))
     except Exception:  # noqa: BLE001 - the container was removed meanwhile: the output ends here
         pass
-    if pending:
-        job.out.line(f"    {pending}")
-        tail.append(pending)
+    take(lines.flush())
 
 
 @dataclass
@@ -346,7 +340,7 @@ def start_healthy(job: Job, env: dict) -> Started:
         cplan = run.ContainerPlan(
             name=f"rl-{s.instance}-{svc.name}-{job.dep.id}", image=job.tag, port=port, env=env,
             network=s.apps_network, labels=lbl.container_labels(ident, s.domain, s.apps_network),
-            memory_mb=svc.memory_mb or s.app_memory_mb, cpus=svc.cpus or s.app_cpus, pids=svc.pids or s.app_pids)
+            **app_limits(svc, s))
         container = run.start(platform.docker, cplan, job.out)
         try:
             run.wait_healthy(container, cplan, spec, job.out, discover=svc.container_port is None and attempt == 1,
@@ -392,15 +386,7 @@ def fail(job: Job, e: Exception, container) -> None:
         fresh = db.get(Service, job.svc.id)
         ctl.set_service_status(db, job.svc.id,
                                ServiceStatus.RUNNING if fresh.live_deployment_id else ServiceStatus.FAILED)
-    quietly_sync(job.platform)   # the edge's page says "failed" at once (it said "being deployed" for seconds)
-
-
-def quietly_sync(platform) -> None:
-    """Publish the route table now; the edge watcher does it within seconds if this fails."""
-    try:
-        sync_edge(platform)
-    except Exception:  # noqa: BLE001
-        log.warning("publishing the route table failed; the edge watcher will", exc_info=True)
+    sync_soon(job.platform)   # the edge's page says "failed" at once (it said "being deployed" for seconds)
 
 
 def go_live(job: Job, started: Started, t0: float) -> None:
@@ -423,10 +409,7 @@ def go_live(job: Job, started: Started, t0: float) -> None:
 def publish_route(job: Job) -> None:
     """Publish the route table now. If that fails the deployment stays live: the edge watcher
     rebuilds the routes from the database within seconds."""
-    try:
-        sync_edge(job.platform)
-    except Exception:  # noqa: BLE001
-        log.exception("publishing the routes after deployment %s failed; the edge watcher will", job.dep.id)
+    if not sync_soon(job.platform):
         job.out.line("    the route table could not be published now; the edge watcher publishes it within seconds")
 
 

@@ -31,6 +31,8 @@ def test_cache_mounts_are_dropped_and_bind_mounts_copied_in_first():
     assert lines[i:i + 3] == ["COPY uv.lock uv.lock", "COPY pyproject.toml pyproject.toml",
                               "RUN uv sync --locked --no-install-project"]
     assert "COPY . /app" in lines and "RUN pip install     gunicorn" in lines, lines
+    assert lines[2:4] == ["WORKDIR /app", "COPY uv.lock uv.lock"], "a cache mount leaves nothing in its place"
+    assert lines[lines.index("RUN pip install     gunicorn") - 1] == "COPY . /app"
     assert "--mount" not in text and "--link" not in text
     assert lines[0] == "# syntax=docker/dockerfile:1" and lines[-1] == 'CMD ["gunicorn", "app:app"]'
     assert len(said) == 3 and "line 4: `RUN --mount` needs BuildKit" in said[0]

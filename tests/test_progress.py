@@ -33,3 +33,13 @@ def test_colour_codes_and_control_characters_never_reach_the_log():
     assert log.buffer[0].split(" ", 1)[1] == "ERROR: boom\tdone ok"
     assert clean("a\x1b[2Kb\x1b[1;32mc\rd\x00e") == "abcde"
     r.delete("t:log:3")
+
+
+def test_streamed_text_becomes_whole_lines():
+    from core.text import Lines
+
+    lines = Lines(limit=20)
+    assert lines.feed("Using ") == [] and lines.feed("CPython 3") == []
+    assert lines.feed(".11\nnext\npart") == ["Using CPython 3.11", "next"]
+    assert lines.flush() == ["part"] and lines.flush() == []
+    assert lines.feed("x" * 21) == ["x" * 21], "a line with no end is cut at the limit"
